@@ -1,0 +1,22 @@
+"""The embedded default: SQLite, Celery through a file transport (no broker server), demo data."""
+
+from .base import *  # noqa: F403
+from .base import BASE_DIR, env
+
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="insecure-local-only-key-not-for-production")
+REVIEWAPP_WEBHOOK_ALLOW_PRIVATE = env.bool("REVIEWAPP_WEBHOOK_ALLOW_PRIVATE", default=True)
+REVIEWAPP_SHOW_DEMO_PASSWORDS = True
+
+_celery_dir = BASE_DIR / "var" / "celery"
+for _sub in ("out", "processed"):
+    (_celery_dir / _sub).mkdir(parents=True, exist_ok=True)
+CELERY_BROKER_URL = env("REDIS_URL", default="filesystem://")
+if CELERY_BROKER_URL == "filesystem://":
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_celery_dir / "out"),
+        "data_folder_out": str(_celery_dir / "out"),
+        "processed_folder": str(_celery_dir / "processed"),
+        "store_processed": False,
+    }
+CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / "var" / "celerybeat-schedule")

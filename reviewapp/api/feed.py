@@ -1,0 +1,3 @@
+"""API endpoints (feed)."""
+
+urlpatterns: list = []

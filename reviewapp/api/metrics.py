@@ -1,0 +1,3 @@
+"""API endpoints (metrics)."""
+
+urlpatterns: list = []

@@ -1,0 +1,12 @@
+from django.urls import include, path
+
+from reviewapp.api import feed, intake, metrics, review
+
+urlpatterns = [
+    path("cases", intake.CaseListCreateApi.as_view(), name="api-cases"),
+    path("cases/batch", intake.CaseBatchApi.as_view(), name="api-cases-batch"),
+    path("cases/<int:case_id>", intake.CaseDetailApi.as_view(), name="api-case-detail"),
+    path("", include(review.urlpatterns)),
+    path("", include(feed.urlpatterns)),
+    path("", include(metrics.urlpatterns)),
+]

@@ -1,0 +1,203 @@
+"""Cases (one prediction each) and the human decisions taken on them."""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class CaseStatus(models.TextChoices):
+    RECEIVED = "received", "Received"
+    AUTO_APPROVED = "auto_approved", "Auto-approved"
+    QUEUED = "queued", "Queued"
+    ASSIGNED = "assigned", "Assigned"
+    ESCALATED = "escalated", "Escalated"
+    DECIDED = "decided", "Decided"
+    EXPIRED = "expired", "Expired"
+
+
+class Priority(models.IntegerChoices):
+    LOW = 10, "low"
+    NORMAL = 20, "normal"
+    HIGH = 30, "high"
+    URGENT = 40, "urgent"
+
+
+PRIORITY_BY_NAME = {label: value for value, label in Priority.choices}
+
+
+class RoutingReason(models.TextChoices):
+    LOW_CONFIDENCE = "low_confidence", "Confidence is below the review threshold"
+    ALWAYS_REVIEW_LABEL = "always_review_label", "The predicted label is always reviewed"
+    QA_SAMPLE = "qa_sample", "Picked by the random quality sample"
+    ADVISORY_MODE = "advisory_mode", "The model is in advisory mode: every case is reviewed"
+    INPUT_SCHEMA = "input_schema", "The input does not match the model's input schema"
+
+
+class EscalationSource(models.TextChoices):
+    REVIEWER = "reviewer", "Escalated by a reviewer"
+    SLA = "sla", "SLA breached"
+
+
+class Case(models.Model):
+    """One prediction submitted by a model for one input, and where it is in its lifecycle."""
+
+    ml_model = models.ForeignKey(
+        "reviewapp.MLModel", on_delete=models.PROTECT, related_name="cases"
+    )
+    model_version = models.ForeignKey(
+        "reviewapp.ModelVersion", on_delete=models.PROTECT, related_name="cases"
+    )
+    policy = models.ForeignKey(
+        "reviewapp.RoutingPolicy", on_delete=models.PROTECT, related_name="cases"
+    )
+    external_id = models.CharField(max_length=200)
+    body_digest = models.CharField(
+        max_length=64, help_text="SHA-256 of the canonical submitted body."
+    )
+    intake_key = models.UUIDField(
+        null=True, blank=True, help_text="The submission that created it."
+    )
+    input = models.JSONField()
+    predicted_label = models.CharField(max_length=200)
+    confidence = models.FloatField()
+    scores = models.JSONField(null=True, blank=True)
+    explanation = models.JSONField(null=True, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    priority = models.SmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
+    status = models.CharField(
+        max_length=16, choices=CaseStatus.choices, default=CaseStatus.RECEIVED
+    )
+    routing_reasons = models.JSONField(default=list, blank=True, help_text="RoutingReason codes.")
+    routing_detail = models.CharField(max_length=500, blank=True)
+    is_blind = models.BooleanField(default=False)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    sla_due_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="claimed_cases",
+    )
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    escalation_source = models.CharField(
+        max_length=10, choices=EscalationSource.choices, blank=True
+    )
+    escalation_note = models.TextField(blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    expired_at = models.DateTimeField(null=True, blank=True)
+    fallback_applied = models.CharField(max_length=12, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["ml_model", "external_id"], name="case_external_id_unique"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(confidence__gte=0, confidence__lte=1),
+                name="case_confidence_range",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="assigned")
+                | models.Q(assigned_to__isnull=False, lease_expires_at__isnull=False),
+                name="case_assigned_has_claim",
+            ),
+        ]
+        indexes = [
+            # The queue: waiting cases of one model by priority then age (partial, stays small).
+            models.Index(
+                "ml_model",
+                models.F("priority").desc(),
+                "created_at",
+                "id",
+                condition=models.Q(status="queued"),
+                name="case_queue_idx",
+            ),
+            models.Index(
+                "ml_model",
+                models.F("priority").desc(),
+                "escalated_at",
+                "id",
+                condition=models.Q(status="escalated"),
+                name="case_escalated_idx",
+            ),
+            models.Index(
+                fields=["assigned_to", "ml_model"],
+                condition=models.Q(status="assigned"),
+                name="case_claims_idx",
+            ),
+            models.Index(
+                fields=["lease_expires_at"],
+                condition=models.Q(status="assigned"),
+                name="case_lease_idx",
+            ),
+            models.Index(fields=["ml_model", "created_at"], name="case_model_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"case {self.pk} ({self.ml_model_id}:{self.external_id})"
+
+    @property
+    def priority_name(self) -> str:
+        return Priority(self.priority).label
+
+    @property
+    def routing_reason_text(self) -> str:
+        return "; ".join(RoutingReason(code).label for code in self.routing_reasons)
+
+
+class DecisionAction(models.TextChoices):
+    ACCEPT = "accept", "Accept"
+    OVERRIDE = "override", "Override"
+
+
+class Decision(models.Model):
+    """A person's outcome for a case. A case has at most one current decision; a lead's
+    reopen marks it superseded and the next decision becomes current."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="decisions")
+    ml_model = models.ForeignKey(
+        "reviewapp.MLModel", on_delete=models.PROTECT, related_name="decisions"
+    )
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="decisions"
+    )
+    action = models.CharField(max_length=10, choices=DecisionAction.choices)
+    final_label = models.CharField(max_length=200)
+    reason_code = models.CharField(max_length=64, blank=True)
+    feedback = models.TextField(blank=True)
+    explanation_helpful = models.BooleanField(null=True, blank=True)
+    time_spent_ms = models.PositiveIntegerField(default=0)
+    was_blind = models.BooleanField(default=False)
+    decided_at = models.DateTimeField(default=timezone.now)
+    feed_txid = models.BigIntegerField(
+        null=True, blank=True, help_text="PostgreSQL transaction id, for a gap-free decision feed."
+    )
+    superseded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case"],
+                condition=models.Q(superseded_at__isnull=True),
+                name="decision_one_current",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(action="accept") | ~models.Q(reason_code=""),
+                name="decision_override_has_reason",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["ml_model", "feed_txid", "id"], name="decision_feed_idx"),
+            models.Index(fields=["ml_model", "decided_at"], name="decision_model_time_idx"),
+            models.Index(fields=["reviewer", "decided_at"], name="decision_reviewer_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} on case {self.case_id}"

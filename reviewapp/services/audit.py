@@ -1,0 +1,191 @@
+"""The audit log: recording events in the caller's transaction, sealing them into a hash
+chain, and verifying the chain.
+
+Intake must not serialise on one lock, so events are written without any hash; a periodic
+sealer later covers runs of committed events (older than REVIEWAPP_AUDIT_SEAL_LAG_S, so
+transactions still in flight cannot land inside a sealed range) with one seal each. A seal
+stores every covered event's digest and the previous seal's hash, so verification can name
+the first event that was changed, removed or inserted after sealing.
+"""
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone
+
+from reviewapp.middleware import current_request_context
+from reviewapp.models import AuditEvent, AuditSeal, User
+
+GENESIS_HASH = "0" * 64
+
+
+def _target(target: models.Model | None) -> tuple[str, str]:
+    if target is None:
+        return "", ""
+    return target._meta.model_name or "", str(target.pk)
+
+
+def audit_event_build(
+    *,
+    actor: User | None,
+    action: str,
+    target: models.Model | None = None,
+    target_type: str = "",
+    target_id: str = "",
+    changes: dict | None = None,
+) -> AuditEvent:
+    """An unsaved event carrying the current request's context (for bulk writes)."""
+    ctx = current_request_context()
+    if target is not None:
+        target_type, target_id = _target(target)
+    is_person = actor is not None and getattr(actor, "is_authenticated", False)
+    return AuditEvent(
+        occurred_at=timezone.now(),
+        actor=actor if is_person else None,
+        actor_label=actor.get_username() if is_person else "system",
+        actor_role=getattr(actor, "role", "") if is_person else "system",
+        action=action,
+        target_type=target_type,
+        target_id=str(target_id),
+        changes=changes or {},
+        ip=ctx.ip,
+        user_agent=ctx.user_agent,
+        request_id=ctx.request_id,
+    )
+
+
+def audit_record(
+    *,
+    actor: User | None,
+    action: str,
+    target: models.Model | None = None,
+    target_type: str = "",
+    target_id: str = "",
+    changes: dict | None = None,
+) -> AuditEvent:
+    """Write one audit event in the caller's transaction. Call it inside the same
+    ``transaction.atomic`` block as the change it records."""
+    event = audit_event_build(
+        actor=actor,
+        action=action,
+        target=target,
+        target_type=target_type,
+        target_id=target_id,
+        changes=changes,
+    )
+    event.save(force_insert=True)
+    return event
+
+
+def audit_record_many(events: Iterable[AuditEvent]) -> None:
+    AuditEvent.objects.bulk_create(list(events), batch_size=1000)
+
+
+def event_digest(event: AuditEvent) -> str:
+    """SHA-256 over every recorded field of an event, in a canonical JSON form."""
+    body = {
+        "id": event.pk,
+        "occurred_at": event.occurred_at.isoformat(),
+        "actor_id": event.actor_id,
+        "actor_label": event.actor_label,
+        "actor_role": event.actor_role,
+        "action": event.action,
+        "target_type": event.target_type,
+        "target_id": event.target_id,
+        "changes": event.changes,
+        "ip": event.ip,
+        "user_agent": event.user_agent,
+        "request_id": event.request_id,
+    }
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def seal_hash(*, previous_hash: str, event_digests: list[list]) -> str:
+    h = hashlib.sha256(previous_hash.encode())
+    for event_id, digest in event_digests:
+        h.update(f"|{event_id}:{digest}".encode())
+    return h.hexdigest()
+
+
+def audit_seal(*, lag_seconds: int | None = None, chunk: int | None = None) -> int:
+    """Seal every event not yet sealed (older than the lag). Returns the number sealed."""
+    lag = settings.REVIEWAPP_AUDIT_SEAL_LAG_S if lag_seconds is None else lag_seconds
+    chunk = chunk or settings.REVIEWAPP_AUDIT_SEAL_CHUNK
+    cutoff = timezone.now() - timedelta(seconds=lag)
+    sealed = 0
+    while True:
+        try:
+            with transaction.atomic():
+                last = AuditSeal.objects.order_by("-last_event_id").first()
+                start_after = last.last_event_id if last else 0
+                events = list(
+                    AuditEvent.objects.filter(pk__gt=start_after, occurred_at__lte=cutoff).order_by(
+                        "pk"
+                    )[:chunk]
+                )
+                if not events:
+                    return sealed
+                digests = [[e.pk, event_digest(e)] for e in events]
+                previous_hash = last.hash if last else GENESIS_HASH
+                AuditSeal.objects.create(
+                    previous=last,
+                    first_event_id=start_after + 1,
+                    last_event_id=events[-1].pk,
+                    event_digests=digests,
+                    previous_hash=previous_hash,
+                    hash=seal_hash(previous_hash=previous_hash, event_digests=digests),
+                )
+        except IntegrityError:
+            # Another sealer won the race for this range; carry on from its seal.
+            continue
+        sealed += len(events)
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    seals: int
+    events: int
+    problem: str = ""
+    event_id: int | None = None
+
+
+def audit_verify() -> VerifyResult:
+    """Walk the chain; report the first event changed, removed or inserted after sealing."""
+    previous_hash = GENESIS_HASH
+    previous_last = 0
+    n_seals = n_events = 0
+    for seal in AuditSeal.objects.order_by("first_event_id").iterator(chunk_size=50):
+        if seal.previous_hash != previous_hash or seal.first_event_id != previous_last + 1:
+            return VerifyResult(
+                False, n_seals, n_events, f"seal {seal.pk} does not follow the chain"
+            )
+        if (
+            seal_hash(previous_hash=seal.previous_hash, event_digests=seal.event_digests)
+            != seal.hash
+        ):
+            return VerifyResult(False, n_seals, n_events, f"seal {seal.pk} was altered")
+        stored = {int(eid): digest for eid, digest in seal.event_digests}
+        actual = {
+            e.pk: event_digest(e)
+            for e in AuditEvent.objects.filter(
+                pk__gte=seal.first_event_id, pk__lte=seal.last_event_id
+            ).order_by("pk")
+        }
+        for event_id in sorted(stored.keys() | actual.keys()):
+            if event_id not in actual:
+                return VerifyResult(False, n_seals, n_events, "removed after sealing", event_id)
+            if event_id not in stored:
+                return VerifyResult(False, n_seals, n_events, "inserted after sealing", event_id)
+            if stored[event_id] != actual[event_id]:
+                return VerifyResult(False, n_seals, n_events, "changed after sealing", event_id)
+        previous_hash, previous_last = seal.hash, seal.last_event_id
+        n_seals += 1
+        n_events += len(stored)
+    return VerifyResult(True, n_seals, n_events)

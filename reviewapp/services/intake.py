@@ -1,0 +1,391 @@
+"""Intake: validate submitted cases, route them, and store them exactly once.
+
+Single and batch submissions share one path (``cases_submit``). Idempotency is by
+``(model, external_id)``: an identical replay is a ``duplicate`` and a different body under
+the same id is a conflict. Concurrent retries are settled by the database's unique
+constraint: the fast path inserts with RETURNING; if a concurrent writer got there first, the
+batch is retried in ``ON CONFLICT DO NOTHING`` mode and each row is matched to the submission
+that created it by its ``intake_key``.
+"""
+
+import hashlib
+import json
+import math
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from reviewapp.errors import InvalidInput, NotFound
+from reviewapp.models import (
+    PRIORITY_BY_NAME,
+    Case,
+    CaseStatus,
+    MLModel,
+    ModelVersion,
+    PolicyStatus,
+    RoutingPolicy,
+    User,
+)
+from reviewapp.services.audit import audit_event_build, audit_record_many
+from reviewapp.services.routing import route_case
+
+ALLOWED_KEYS = frozenset(
+    {
+        "external_id",
+        "model",
+        "model_version",
+        "input",
+        "prediction",
+        "explanation",
+        "priority",
+        "metadata",
+    }
+)
+MAX_CONTRIBUTIONS = 1000
+SCORE_SUM_TOLERANCE = 0.01
+
+
+@dataclass
+class ItemResult:
+    index: int
+    status: str  # "created" | "duplicate" | "error"
+    case_id: int | None = None
+    external_id: str | None = None
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    code: str = ""  # for errors: "invalid" | "conflict"
+
+    def as_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"index": self.index, "status": self.status}
+        if self.external_id is not None:
+            body["external_id"] = self.external_id
+        if self.case_id is not None:
+            body["id"] = self.case_id
+        if self.status == "error":
+            body["error"] = {
+                "code": self.code,
+                "message": _first_message(self.errors),
+                "details": self.errors,
+            }
+        return body
+
+
+def _first_message(errors: dict[str, list[str]]) -> str:
+    for key, messages in errors.items():
+        return f"{key}: {messages[0]}"
+    return "invalid"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def body_digest(item: dict) -> str:
+    canonical = json.dumps(item, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def active_policy(ml_model: MLModel) -> RoutingPolicy:
+    policy = RoutingPolicy.objects.filter(ml_model=ml_model, status=PolicyStatus.ACTIVE).first()
+    if policy is None:
+        raise NotFound(f"Model '{ml_model.slug}' has no active routing policy.")
+    return policy
+
+
+def case_payload_errors(item: Any, *, ml_model: MLModel) -> dict[str, list[str]]:
+    """Every problem with one submitted case, by field. Empty when the case is valid."""
+    if not isinstance(item, dict):
+        return {"non_field_errors": ["Each case must be a JSON object."]}
+    errors: dict[str, list[str]] = {}
+
+    def add(key: str, message: str) -> None:
+        errors.setdefault(key, []).append(message)
+
+    unknown = sorted(set(item) - ALLOWED_KEYS)
+    if unknown:
+        add("non_field_errors", f"Unknown fields: {', '.join(unknown)}.")
+    external_id = item.get("external_id")
+    if not isinstance(external_id, str) or not external_id.strip():
+        add("external_id", "Required: a non-empty string.")
+    elif len(external_id) > 200:
+        add("external_id", "At most 200 characters.")
+    if "model" in item and item["model"] != ml_model.slug:
+        add("model", f"This token submits to model '{ml_model.slug}' only.")
+    version = item.get("model_version")
+    if not isinstance(version, str) or not version.strip():
+        add("model_version", "Required: a non-empty string such as '2.3.0'.")
+    elif len(version) > 64:
+        add("model_version", "At most 64 characters.")
+    if not isinstance(item.get("input"), dict):
+        add("input", "Required: a JSON object of feature name to value.")
+    _prediction_errors(item.get("prediction"), ml_model=ml_model, add=add)
+    if item.get("explanation") is not None:
+        _explanation_errors(item["explanation"], add=add)
+    priority = item.get("priority", "normal")
+    if priority not in PRIORITY_BY_NAME:
+        add("priority", f"One of: {', '.join(PRIORITY_BY_NAME)}.")
+    if "metadata" in item and not isinstance(item["metadata"], dict):
+        add("metadata", "Must be a JSON object.")
+    return errors
+
+
+def _prediction_errors(prediction: Any, *, ml_model: MLModel, add: Any) -> None:
+    if not isinstance(prediction, dict):
+        add("prediction", "Required: an object with 'label' and 'confidence'.")
+        return
+    labels = ml_model.labels
+    label = prediction.get("label")
+    if not isinstance(label, str) or label not in labels:
+        add("prediction.label", f"Must be one of the model's labels: {', '.join(labels)}.")
+    confidence = prediction.get("confidence")
+    if not _is_number(confidence) or not 0 <= confidence <= 1:
+        add("prediction.confidence", "Required: a number between 0 and 1.")
+    unknown = sorted(set(prediction) - {"label", "confidence", "scores"})
+    if unknown:
+        add("prediction", f"Unknown fields: {', '.join(unknown)}.")
+    scores = prediction.get("scores")
+    if scores is None:
+        return
+    if not isinstance(scores, dict) or not scores:
+        add("prediction.scores", "Must be an object of label to probability.")
+        return
+    bad_labels = sorted(k for k in scores if k not in labels)
+    if bad_labels:
+        add("prediction.scores", f"Unknown labels: {', '.join(bad_labels)}.")
+    values = list(scores.values())
+    if not all(_is_number(v) and 0 <= v <= 1 for v in values):
+        add("prediction.scores", "Every score must be a number between 0 and 1.")
+    elif abs(sum(values) - 1.0) > SCORE_SUM_TOLERANCE:
+        add("prediction.scores", f"Scores must sum to 1 (they sum to {sum(values):.4f}).")
+
+
+def _explanation_errors(explanation: Any, *, add: Any) -> None:
+    if not isinstance(explanation, dict):
+        add("explanation", "Must be an object with 'contributions'.")
+        return
+    unknown = sorted(set(explanation) - {"method", "base_value", "contributions", "summary"})
+    if unknown:
+        add("explanation", f"Unknown fields: {', '.join(unknown)}.")
+    if "method" in explanation and not isinstance(explanation["method"], str):
+        add("explanation.method", "Must be a string such as 'shap'.")
+    if explanation.get("base_value") is not None and not _is_number(explanation["base_value"]):
+        add("explanation.base_value", "Must be a number.")
+    summary = explanation.get("summary")
+    if summary is not None and (not isinstance(summary, str) or len(summary) > 2000):
+        add("explanation.summary", "Must be a string of at most 2,000 characters.")
+    contributions = explanation.get("contributions", [])
+    if not isinstance(contributions, list):
+        add("explanation.contributions", "Must be a list of {feature, value, weight}.")
+        return
+    if len(contributions) > MAX_CONTRIBUTIONS:
+        add("explanation.contributions", f"At most {MAX_CONTRIBUTIONS} contributions.")
+        return
+    for i, contribution in enumerate(contributions):
+        if not isinstance(contribution, dict):
+            add(f"explanation.contributions[{i}]", "Must be an object {feature, value, weight}.")
+        elif not isinstance(contribution.get("feature"), str) or not contribution["feature"]:
+            add(f"explanation.contributions[{i}].feature", "Required: the feature name.")
+        elif not _is_number(contribution.get("weight")):
+            add(f"explanation.contributions[{i}].weight", "Required: a finite number.")
+
+
+def _versions_for(ml_model: MLModel, names: set[str], *, actor: User) -> dict[str, ModelVersion]:
+    """Model versions by name, creating the ones seen for the first time (race-safe)."""
+    found = {
+        v.version: v for v in ModelVersion.objects.filter(ml_model=ml_model, version__in=names)
+    }
+    missing = names - found.keys()
+    if missing:
+        ModelVersion.objects.bulk_create(
+            [ModelVersion(ml_model=ml_model, version=name) for name in sorted(missing)],
+            ignore_conflicts=True,
+        )
+        created = ModelVersion.objects.filter(ml_model=ml_model, version__in=missing)
+        audit_record_many(
+            audit_event_build(
+                actor=actor,
+                action="model_version.registered",
+                target=v,
+                changes={"version": v.version},
+            )
+            for v in created
+            if v.version not in found
+        )
+        found.update({v.version: v for v in created})
+    return found
+
+
+def cases_submit(*, ml_model: MLModel, items: list[Any], submitted_by: User) -> list[ItemResult]:
+    """Validate, route and store a list of cases in one transaction. Valid items are kept even
+    when others fail; the result has one entry per item, in order."""
+    results: list[ItemResult] = [ItemResult(index=i, status="error") for i in range(len(items))]
+    valid: dict[str, tuple[int, dict, str]] = {}  # external_id -> (index, item, digest)
+    max_bytes = settings.REVIEWAPP_MAX_CASE_BYTES
+    for i, item in enumerate(items):
+        errors = case_payload_errors(item, ml_model=ml_model)
+        result = results[i]
+        if isinstance(item, dict) and isinstance(item.get("external_id"), str):
+            result.external_id = item["external_id"]
+        if not errors and len(items) > 1 and len(json.dumps(item)) > max_bytes:
+            errors = {"non_field_errors": [f"A case may be at most {max_bytes // 1024} KiB."]}
+        if errors:
+            result.errors, result.code = errors, "invalid"
+            continue
+        digest = body_digest(item)
+        earlier = valid.get(item["external_id"])
+        if earlier is not None:
+            if earlier[2] == digest:
+                result.status = "duplicate"
+            else:
+                result.errors = {"external_id": ["Repeated in this batch with a different body."]}
+                result.code = "conflict"
+            continue
+        valid[item["external_id"]] = (i, item, digest)
+    if not valid:
+        return _resolve_repeats(results)
+
+    with transaction.atomic():
+        policy = active_policy(ml_model)
+        existing = Case.objects.filter(ml_model=ml_model, external_id__in=list(valid)).values_list(
+            "external_id", "body_digest", "id"
+        )
+        for external_id, stored_digest, case_id in existing:
+            index, _item, digest = valid.pop(external_id)
+            _settle_existing(results[index], stored_digest, digest, case_id)
+        if valid:
+            _insert_new(
+                ml_model=ml_model, policy=policy, valid=valid, results=results, actor=submitted_by
+            )
+    return _resolve_repeats(results)
+
+
+def _settle_existing(result: ItemResult, stored_digest: str, digest: str, case_id: int) -> None:
+    result.case_id = case_id
+    if stored_digest == digest:
+        result.status = "duplicate"
+    else:
+        result.status = "error"
+        result.code = "conflict"
+        result.errors = {
+            "external_id": [
+                f"'{result.external_id}' was already submitted with a different body "
+                f"(case {case_id})."
+            ]
+        }
+
+
+def _resolve_repeats(results: list[ItemResult]) -> list[ItemResult]:
+    """Items repeated within a batch point at the case of their first occurrence."""
+    by_external_id = {r.external_id: r.case_id for r in results if r.case_id is not None}
+    for r in results:
+        if r.case_id is None and r.status == "duplicate":
+            r.case_id = by_external_id.get(r.external_id)
+    return results
+
+
+def _insert_new(
+    *,
+    ml_model: MLModel,
+    policy: RoutingPolicy,
+    valid: dict[str, tuple[int, dict, str]],
+    results: list[ItemResult],
+    actor: User,
+) -> None:
+    versions = _versions_for(
+        ml_model, {item["model_version"] for _, item, _ in valid.values()}, actor=actor
+    )
+    now = timezone.now()
+    intake_key = uuid.uuid4()
+    sla = timedelta(minutes=policy.sla_minutes)
+    lifetime = timedelta(minutes=policy.availability_minutes)
+    cases = []
+    for _index, item, digest in valid.values():
+        prediction = item["prediction"]
+        outcome = route_case(
+            policy=policy,
+            ml_model=ml_model,
+            label=prediction["label"],
+            confidence=float(prediction["confidence"]),
+            data=item["input"],
+        )
+        queued = outcome.status == CaseStatus.QUEUED
+        cases.append(
+            Case(
+                ml_model=ml_model,
+                model_version=versions[item["model_version"]],
+                policy=policy,
+                external_id=item["external_id"],
+                body_digest=digest,
+                intake_key=intake_key,
+                input=item["input"],
+                predicted_label=prediction["label"],
+                confidence=float(prediction["confidence"]),
+                scores=prediction.get("scores"),
+                explanation=item.get("explanation"),
+                metadata=item.get("metadata") or {},
+                priority=PRIORITY_BY_NAME[item.get("priority", "normal")],
+                status=outcome.status,
+                routing_reasons=outcome.reasons,
+                routing_detail=outcome.detail[:500],
+                is_blind=outcome.is_blind,
+                submitted_by=actor,
+                created_at=now,
+                sla_due_at=now + sla if queued else None,
+                expires_at=now + lifetime if queued else None,
+            )
+        )
+    try:
+        with transaction.atomic():
+            created = Case.objects.bulk_create(cases)
+    except IntegrityError:
+        # A concurrent submission stored some of these external ids first.
+        Case.objects.bulk_create(cases, ignore_conflicts=True)
+        stored = Case.objects.filter(ml_model=ml_model, external_id__in=list(valid)).only(
+            "id", "external_id", "intake_key", "body_digest", "status", "routing_reasons"
+        )
+        created = []
+        for case in stored:
+            index, _item, digest = valid[case.external_id]
+            if case.intake_key == intake_key:
+                created.append(case)
+            else:
+                _settle_existing(results[index], case.body_digest, digest, case.pk)
+    for case in created:
+        result = results[valid[case.external_id][0]]
+        result.status, result.case_id = "created", case.pk
+    audit_record_many(
+        audit_event_build(
+            actor=actor,
+            action="case.submitted",
+            target_type="case",
+            target_id=str(case.pk),
+            changes={
+                "external_id": case.external_id,
+                "status": case.status,
+                "routing_reasons": case.routing_reasons,
+            },
+        )
+        for case in created
+    )
+
+
+def case_submit_one(*, ml_model: MLModel, item: Any, submitted_by: User) -> ItemResult:
+    """Submit a single case; raises nothing for bad input, the result says what happened."""
+    [result] = cases_submit(ml_model=ml_model, items=[item], submitted_by=submitted_by)
+    return result
+
+
+def batch_items_or_error(body: Any) -> list[Any]:
+    """The list of cases of a batch body: ``{"cases": [...]}`` or a bare list."""
+    if isinstance(body, dict) and isinstance(body.get("cases"), list):
+        return body["cases"]
+    if isinstance(body, list):
+        return body
+    raise InvalidInput(
+        'A batch is a JSON object {"cases": [...]} (or a JSON list) of up to 1,000 cases.',
+        details={"cases": ["Required: a list of case objects."]},
+    )

@@ -1,0 +1,87 @@
+"""Routing: does a case need a human, and why. Pure functions over a policy."""
+
+import random
+from dataclasses import dataclass
+
+from reviewapp.models import CaseStatus, MLModel, RoutingPolicy, RoutingReason
+
+_TYPE_CHECKS = {
+    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "string": lambda v: isinstance(v, str),
+    "boolean": lambda v: isinstance(v, bool),
+}
+SCHEMA_TYPES = frozenset(_TYPE_CHECKS)
+
+
+@dataclass(frozen=True)
+class RoutingOutcome:
+    status: str
+    reasons: list[str]
+    detail: str
+    is_blind: bool
+
+
+def input_schema_problems(input_schema: dict | None, data: dict) -> list[str]:
+    """What is wrong with an input against the model's schema (missing, unseen or mistyped
+    features). An empty list means the input fits, or the model has no schema."""
+    if not input_schema:
+        return []
+    problems = []
+    unseen = sorted(set(data) - set(input_schema))
+    if unseen:
+        problems.append("unseen features: " + ", ".join(unseen[:10]))
+    missing = sorted(name for name in input_schema if data.get(name) is None)
+    if missing:
+        problems.append("missing features: " + ", ".join(missing[:10]))
+    mistyped = sorted(
+        name
+        for name, kind in input_schema.items()
+        if data.get(name) is not None and not _TYPE_CHECKS.get(kind, lambda v: True)(data[name])
+    )
+    if mistyped:
+        problems.append(
+            "wrong type: " + ", ".join(f"{n} (expected {input_schema[n]})" for n in mistyped[:10])
+        )
+    return problems
+
+
+def route_case(
+    *,
+    policy: RoutingPolicy,
+    ml_model: MLModel,
+    label: str,
+    confidence: float,
+    data: dict,
+    rng: random.Random | None = None,
+) -> RoutingOutcome:
+    """Apply the routing rules of DESIGN.md; every rule that holds is kept as a reason."""
+    draw = (rng or random).random
+    reasons: list[str] = []
+    details: list[str] = []
+    if confidence < policy.review_threshold:
+        reasons.append(RoutingReason.LOW_CONFIDENCE)
+        details.append(
+            f"confidence {confidence:.2f} is below the review threshold "
+            f"{policy.review_threshold:.2f}"
+        )
+    if label in (policy.always_review_labels or []):
+        reasons.append(RoutingReason.ALWAYS_REVIEW_LABEL)
+        details.append(f"'{label}' is a high-stakes label that is always reviewed")
+    if policy.qa_sample_rate > 0 and draw() < policy.qa_sample_rate:
+        reasons.append(RoutingReason.QA_SAMPLE)
+        details.append(f"picked by the random quality sample ({policy.qa_sample_rate:.0%})")
+    if policy.advisory_mode:
+        reasons.append(RoutingReason.ADVISORY_MODE)
+        details.append("the model is in advisory mode, so every case is reviewed")
+    problems = input_schema_problems(ml_model.input_schema, data)
+    if problems:
+        reasons.append(RoutingReason.INPUT_SCHEMA)
+        details.append("the input does not fit the model's schema (" + "; ".join(problems) + ")")
+    if not reasons:
+        return RoutingOutcome(CaseStatus.AUTO_APPROVED, [], "", False)
+    is_blind = policy.blind_sample_rate > 0 and draw() < policy.blind_sample_rate
+    detail = "; ".join(details)
+    return RoutingOutcome(
+        CaseStatus.QUEUED, [str(r) for r in reasons], detail[:1].upper() + detail[1:], is_blind
+    )

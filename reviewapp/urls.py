@@ -1,0 +1,13 @@
+"""Pages. Each area keeps its own module under reviewapp/views/."""
+
+from django.urls import include, path
+
+from reviewapp.views import audit, core, dashboards, models, review
+
+urlpatterns = [
+    path("", core.home, name="home"),
+    path("review/", include(review.urlpatterns)),
+    path("dashboards/", include(dashboards.urlpatterns)),
+    path("models/", include(models.urlpatterns)),
+    path("audit/", include(audit.urlpatterns)),
+]

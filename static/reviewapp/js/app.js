@@ -1,0 +1,2 @@
+// reviewapp: small progressive enhancements. Pages work without this file.
+"use strict";

@@ -2,11 +2,12 @@
 
 from django.urls import include, path
 
-from reviewapp.views import audit, core, dashboards, models, review
+from reviewapp.views import audit, core, dashboards, models, queues, review
 
 urlpatterns = [
     path("", core.home, name="home"),
     path("review/", include(review.urlpatterns)),
+    path("queues/", include(queues.urlpatterns)),
     path("dashboards/", include(dashboards.urlpatterns)),
     path("models/", include(models.urlpatterns)),
     path("audit/", include(audit.urlpatterns)),

@@ -11,12 +11,6 @@ def review_home(request: HttpRequest) -> HttpResponse:
     return render(request, "reviewapp/home.html")
 
 
-@login_required
-def queue_overview(request: HttpRequest) -> HttpResponse:
-    return render(request, "reviewapp/home.html")
-
-
 urlpatterns = [
     path("", review_home, name="review-home"),
-    path("queues/", queue_overview, name="queue-overview"),
 ]

@@ -1,0 +1,16 @@
+"""Pages (queues). Placeholder until this area is built."""
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import path
+
+
+@login_required
+def queue_overview(request: HttpRequest) -> HttpResponse:
+    return render(request, "reviewapp/home.html")
+
+
+urlpatterns = [
+    path("", queue_overview, name="queue-overview"),
+]

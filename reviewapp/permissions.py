@@ -78,6 +78,11 @@ def user_can_review(user: User, ml_model: MLModel) -> bool:
     return _is_person(user) and user.role in REVIEWING_ROLES and _in_team(user, ml_model)
 
 
+def user_can_review_any(user: User) -> bool:
+    """Use the reviewer's pages at all (a reviewer or lead); per-model checks still apply."""
+    return _is_person(user) and user.role in REVIEWING_ROLES
+
+
 def user_can_lead(user: User, ml_model: MLModel) -> bool:
     """Decide escalated cases, reassign/release others' claims, reopen decisions."""
     return _is_person(user) and user.role == Role.LEAD and _in_team(user, ml_model)
@@ -141,3 +146,18 @@ def user_can_view_audit(user: User) -> bool:
 def user_can_administer(user: User) -> bool:
     """Users, teams, roles and service accounts (the Django admin)."""
     return _is_person(user) and (user.role == Role.ADMIN or user.is_superuser)
+
+
+def user_can_manage_health(user: User, ml_model: MLModel | None = None) -> bool:
+    """Set and disable tripwires, resolve alerts: managers and model owners of the team."""
+    if not _is_person(user) or user.role not in (Role.MANAGER, Role.MODEL_OWNER):
+        return False
+    return ml_model is None or _in_team(user, ml_model)
+
+
+def user_can_view_model_pages(user: User, ml_model: MLModel | None = None) -> bool:
+    """The model pages (label set, versions, routing policy and proposals, webhook and its
+    deliveries): model owners and managers of the model's team."""
+    if not _is_person(user) or user.role not in (Role.MODEL_OWNER, Role.MANAGER):
+        return False
+    return ml_model is None or _in_team(user, ml_model)

@@ -2,12 +2,13 @@
 
 from django.urls import include, path
 
-from reviewapp.views import audit, core, dashboards, models, queues, review
+from reviewapp.views import audit, core, dashboards, health, models, queues, review
 
 urlpatterns = [
     path("", core.home, name="home"),
     path("review/", include(review.urlpatterns)),
     path("queues/", include(queues.urlpatterns)),
+    path("dashboards/health/", include(health.urlpatterns)),
     path("dashboards/", include(dashboards.urlpatterns)),
     path("models/", include(models.urlpatterns)),
     path("audit/", include(audit.urlpatterns)),

@@ -87,6 +87,7 @@ class CaseListCreateApi(APIView):
         request=CaseSubmitSerializer,
         responses={201: CASE_OUT, 200: CASE_OUT},
         summary="Submit one case (idempotent by external_id)",
+        operation_id="case_submit",
     )
     def post(self, request: Request) -> Response:
         _check_size(request, settings.REVIEWAPP_MAX_CASE_BYTES)
@@ -111,6 +112,7 @@ class CaseListCreateApi(APIView):
         ],
         responses={200: inline_serializer("CaseList", {"results": serializers.ListField()})},
         summary="Look a case up by the caller's external_id",
+        operation_id="case_lookup",
     )
     def get(self, request: Request) -> Response:
         external_id = request.query_params.get("external_id")
@@ -141,6 +143,7 @@ class CaseBatchApi(APIView):
         request=inline_serializer("CaseBatch", {"cases": CaseSubmitSerializer(many=True)}),
         responses={200: BATCH_OUT},
         summary="Submit up to 1,000 cases; one result per item, in order",
+        operation_id="cases_submit_batch",
     )
     def post(self, request: Request) -> Response:
         _check_size(request, settings.REVIEWAPP_MAX_BATCH_BYTES)
@@ -161,7 +164,11 @@ class CaseBatchApi(APIView):
 
 
 class CaseDetailApi(APIView):
-    @extend_schema(responses={200: CASE_OUT}, summary="Read one case with its status and decision")
+    @extend_schema(
+        responses={200: CASE_OUT},
+        summary="Read one case with its status and decision",
+        operation_id="case_retrieve",
+    )
     def get(self, request: Request, case_id: int) -> Response:
         case = case_get_for_user(user=request.user, case_id=case_id)
         case = with_current_decision(cases_visible_to(request.user)).get(pk=case.pk)

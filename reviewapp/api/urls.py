@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from reviewapp.api import feed, intake, metrics, review
+from reviewapp.api import feed, intake, metrics, review, schema  # noqa: F401 - registers
 
 urlpatterns = [
     path("cases", intake.CaseListCreateApi.as_view(), name="api-cases"),

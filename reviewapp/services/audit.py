@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, OperationalError, connection, models, transaction
 from django.utils import timezone
 
 from reviewapp.middleware import current_request_context
@@ -113,8 +113,25 @@ def seal_hash(*, previous_hash: str, event_digests: list[list]) -> str:
     return h.hexdigest()
 
 
+def _lock_out_event_writers() -> None:
+    """On PostgreSQL, wait until no transaction that may still add audit events is in flight,
+    and hold new ones back until this seal commits: an id handed out by the sequence to a
+    transaction that commits later could otherwise land inside a sealed range and read as
+    "inserted after sealing". SHARE ROW EXCLUSIVE conflicts with the inserts' ROW EXCLUSIVE
+    lock and with itself, so concurrent sealers also take turns. On SQLite the IMMEDIATE
+    transaction already holds the one write lock."""
+    if connection.vendor != "postgresql":
+        return
+    table = connection.ops.quote_name(AuditEvent._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL lock_timeout = '5s'")
+        cursor.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
+
+
 def audit_seal(*, lag_seconds: int | None = None, chunk: int | None = None) -> int:
-    """Seal every event not yet sealed (older than the lag). Returns the number sealed."""
+    """Seal every event not yet sealed (older than the lag), in chunks of contiguous ids.
+    Returns the number sealed. A run stops at the first event newer than the lag, so a
+    sealed range never has an unsealed event inside it."""
     lag = settings.REVIEWAPP_AUDIT_SEAL_LAG_S if lag_seconds is None else lag_seconds
     chunk = chunk or settings.REVIEWAPP_AUDIT_SEAL_CHUNK
     cutoff = timezone.now() - timedelta(seconds=lag)
@@ -122,13 +139,14 @@ def audit_seal(*, lag_seconds: int | None = None, chunk: int | None = None) -> i
     while True:
         try:
             with transaction.atomic():
+                _lock_out_event_writers()
                 last = AuditSeal.objects.order_by("-last_event_id").first()
                 start_after = last.last_event_id if last else 0
-                events = list(
-                    AuditEvent.objects.filter(pk__gt=start_after, occurred_at__lte=cutoff).order_by(
-                        "pk"
-                    )[:chunk]
-                )
+                events = []
+                for event in AuditEvent.objects.filter(pk__gt=start_after).order_by("pk")[:chunk]:
+                    if event.occurred_at > cutoff:
+                        break
+                    events.append(event)
                 if not events:
                     return sealed
                 digests = [[e.pk, event_digest(e)] for e in events]
@@ -144,6 +162,9 @@ def audit_seal(*, lag_seconds: int | None = None, chunk: int | None = None) -> i
         except IntegrityError:
             # Another sealer won the race for this range; carry on from its seal.
             continue
+        except OperationalError:
+            # Writers held the lock too long; the next periodic run carries on.
+            return sealed
         sealed += len(events)
 
 

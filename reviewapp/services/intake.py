@@ -31,7 +31,7 @@ from reviewapp.models import (
     RoutingPolicy,
     User,
 )
-from reviewapp.services.audit import audit_event_build, audit_record_many
+from reviewapp.services.audit import audit_event_build, audit_record, audit_record_many
 from reviewapp.services.routing import route_case
 
 ALLOWED_KEYS = frozenset(
@@ -84,9 +84,13 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def _canonical(item: dict) -> bytes:
+    return json.dumps(item, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 def body_digest(item: dict) -> str:
-    canonical = json.dumps(item, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    """SHA-256 of the canonical JSON form of a submitted body (key order does not matter)."""
+    return hashlib.sha256(_canonical(item)).hexdigest()
 
 
 def active_policy(ml_model: MLModel) -> RoutingPolicy:
@@ -126,7 +130,7 @@ def case_payload_errors(item: Any, *, ml_model: MLModel) -> dict[str, list[str]]
     if item.get("explanation") is not None:
         _explanation_errors(item["explanation"], add=add)
     priority = item.get("priority", "normal")
-    if priority not in PRIORITY_BY_NAME:
+    if not isinstance(priority, str) or priority not in PRIORITY_BY_NAME:
         add("priority", f"One of: {', '.join(PRIORITY_BY_NAME)}.")
     if "metadata" in item and not isinstance(item["metadata"], dict):
         add("metadata", "Must be a JSON object.")
@@ -194,73 +198,92 @@ def _explanation_errors(explanation: Any, *, add: Any) -> None:
 
 
 def _versions_for(ml_model: MLModel, names: set[str], *, actor: User) -> dict[str, ModelVersion]:
-    """Model versions by name, creating the ones seen for the first time (race-safe)."""
+    """Model versions by name, creating (and auditing) the ones seen for the first time. Two
+    submissions racing to create one version settle on the unique constraint: only the one
+    that created it records ``model_version.registered``."""
     found = {
         v.version: v for v in ModelVersion.objects.filter(ml_model=ml_model, version__in=names)
     }
-    missing = names - found.keys()
-    if missing:
-        ModelVersion.objects.bulk_create(
-            [ModelVersion(ml_model=ml_model, version=name) for name in sorted(missing)],
-            ignore_conflicts=True,
-        )
-        created = ModelVersion.objects.filter(ml_model=ml_model, version__in=missing)
-        audit_record_many(
-            audit_event_build(
+    for name in sorted(names - found.keys()):
+        version, created = ModelVersion.objects.get_or_create(ml_model=ml_model, version=name)
+        if created:
+            audit_record(
                 actor=actor,
                 action="model_version.registered",
-                target=v,
-                changes={"version": v.version},
+                target=version,
+                changes={"model": ml_model.slug, "version": name},
             )
-            for v in created
-            if v.version not in found
-        )
-        found.update({v.version: v for v in created})
+        found[name] = version
     return found
 
 
 def cases_submit(*, ml_model: MLModel, items: list[Any], submitted_by: User) -> list[ItemResult]:
     """Validate, route and store a list of cases in one transaction. Valid items are kept even
-    when others fail; the result has one entry per item, in order."""
+    when others fail; the result has one entry per item, in order. An ``external_id`` repeated
+    within the list shares the outcome of its first occurrence when the body is the same, and
+    is a conflict when it differs."""
     results: list[ItemResult] = [ItemResult(index=i, status="error") for i in range(len(items))]
     valid: dict[str, tuple[int, dict, str]] = {}  # external_id -> (index, item, digest)
+    repeats: list[tuple[int, int]] = []  # (index, index of the first occurrence)
     max_bytes = settings.REVIEWAPP_MAX_CASE_BYTES
     for i, item in enumerate(items):
         errors = case_payload_errors(item, ml_model=ml_model)
         result = results[i]
         if isinstance(item, dict) and isinstance(item.get("external_id"), str):
             result.external_id = item["external_id"]
-        if not errors and len(items) > 1 and len(json.dumps(item)) > max_bytes:
-            errors = {"non_field_errors": [f"A case may be at most {max_bytes // 1024} KiB."]}
         if errors:
             result.errors, result.code = errors, "invalid"
             continue
-        digest = body_digest(item)
-        earlier = valid.get(item["external_id"])
-        if earlier is not None:
-            if earlier[2] == digest:
-                result.status = "duplicate"
-            else:
-                result.errors = {"external_id": ["Repeated in this batch with a different body."]}
-                result.code = "conflict"
+        canonical = _canonical(item)
+        if len(canonical) > max_bytes:
+            result.code = "invalid"
+            result.errors = {
+                "non_field_errors": [f"A case may be at most {max_bytes // 1024} KiB."]
+            }
             continue
-        valid[item["external_id"]] = (i, item, digest)
-    if not valid:
-        return _resolve_repeats(results)
+        digest = hashlib.sha256(canonical).hexdigest()
+        earlier = valid.get(item["external_id"])
+        if earlier is None:
+            valid[item["external_id"]] = (i, item, digest)
+        elif earlier[2] == digest:
+            repeats.append((i, earlier[0]))
+        else:
+            result.code = "conflict"
+            result.errors = {
+                "external_id": [
+                    f"'{item['external_id']}' is repeated in this batch with a different body "
+                    f"(item {earlier[0]})."
+                ]
+            }
+    if valid:
+        with transaction.atomic():
+            policy = active_policy(ml_model)
+            existing = Case.objects.filter(
+                ml_model=ml_model, external_id__in=list(valid)
+            ).values_list("external_id", "body_digest", "id")
+            for external_id, stored_digest, case_id in existing:
+                index, _item, digest = valid.pop(external_id)
+                _settle_existing(results[index], stored_digest, digest, case_id)
+            if valid:
+                _insert_new(
+                    ml_model=ml_model,
+                    policy=policy,
+                    valid=valid,
+                    results=results,
+                    actor=submitted_by,
+                )
+    for index, first in repeats:
+        _copy_outcome(results[index], results[first])
+    return results
 
-    with transaction.atomic():
-        policy = active_policy(ml_model)
-        existing = Case.objects.filter(ml_model=ml_model, external_id__in=list(valid)).values_list(
-            "external_id", "body_digest", "id"
-        )
-        for external_id, stored_digest, case_id in existing:
-            index, _item, digest = valid.pop(external_id)
-            _settle_existing(results[index], stored_digest, digest, case_id)
-        if valid:
-            _insert_new(
-                ml_model=ml_model, policy=policy, valid=valid, results=results, actor=submitted_by
-            )
-    return _resolve_repeats(results)
+
+def _copy_outcome(result: ItemResult, first: ItemResult) -> None:
+    """An identical repeat within one list: a duplicate of whatever its first occurrence is."""
+    result.case_id = first.case_id
+    if first.status == "error":
+        result.status, result.code, result.errors = "error", first.code, dict(first.errors)
+    else:
+        result.status = "duplicate"
 
 
 def _settle_existing(result: ItemResult, stored_digest: str, digest: str, case_id: int) -> None:
@@ -276,15 +299,6 @@ def _settle_existing(result: ItemResult, stored_digest: str, digest: str, case_i
                 f"(case {case_id})."
             ]
         }
-
-
-def _resolve_repeats(results: list[ItemResult]) -> list[ItemResult]:
-    """Items repeated within a batch point at the case of their first occurrence."""
-    by_external_id = {r.external_id: r.case_id for r in results if r.case_id is not None}
-    for r in results:
-        if r.case_id is None and r.status == "duplicate":
-            r.case_id = by_external_id.get(r.external_id)
-    return results
 
 
 def _insert_new(
@@ -338,6 +352,9 @@ def _insert_new(
                 expires_at=now + lifetime if queued else None,
             )
         )
+    # One insertion order for everyone, so that overlapping concurrent batches wait for each
+    # other on the unique index instead of deadlocking.
+    cases.sort(key=lambda c: c.external_id)
     try:
         with transaction.atomic():
             created = Case.objects.bulk_create(cases)

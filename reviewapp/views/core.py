@@ -1,10 +1,11 @@
-"""Home, health and readiness."""
+"""Home, health and readiness, and the 404/500 handlers (JSON error body under /api/)."""
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -59,3 +60,21 @@ def readyz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503
     )
+
+
+def _api_error(status: int, code: str, message: str) -> JsonResponse:
+    return JsonResponse({"error": {"code": code, "message": message, "details": {}}}, status=status)
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """handler404: the API's error body for /api/ paths, the usual page elsewhere."""
+    if request.path.startswith("/api/"):
+        return _api_error(404, "not_found", "No such endpoint.")
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: the API's error body for /api/ paths, the usual page elsewhere."""
+    if request.path.startswith("/api/"):
+        return _api_error(500, "server_error", "Something went wrong on our side.")
+    return defaults.server_error(request)

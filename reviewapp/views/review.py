@@ -1,16 +1,444 @@
-"""Pages (review). Placeholder until this area is built."""
+"""The frontline reviewer's pages (under /review/): the landing page with the queues of the
+reviewer's models, the case page (input, routing reason, recommendation, explanation chart)
+and the actions on a claimed case (accept, override, skip, escalate, lease renewal).
 
+Every page works as plain HTML forms; with htmx the case panel (``#case-panel``) is swapped
+in place, so the next case appears without a full page load. Views stay thin: permissions
+come from reviewapp.permissions, state changes from services/queue.py and
+services/decisions.py, and the explanation's shaping from selectors/explanations.py.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.urls import path
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from reviewapp.errors import InvalidInput, NotFound, ReviewAppError
+from reviewapp.models import Case, CaseStatus, Decision, DecisionAction, MLModel, Role, User
+from reviewapp.permissions import user_can_review, user_can_review_any
+from reviewapp.selectors.explanations import (
+    explanation_view,
+    input_rows,
+    score_rows,
+)
+from reviewapp.selectors.queue import queue_overview, review_models_for
+from reviewapp.services.access import case_get_for_user, model_get_for_user, require
+from reviewapp.services.audit import audit_record
+from reviewapp.services.decisions import case_decide
+from reviewapp.services.queue import (
+    case_claim_next,
+    case_escalate,
+    case_lease_renew,
+    case_release,
+)
+
+HOME_TEMPLATE = "reviewapp/review/home.html"
+CASE_TEMPLATE = "reviewapp/review/case.html"
+PROBLEM_TEMPLATE = "reviewapp/review/problem.html"
+MAX_NOTE_CHARS = 5000
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def _template(request: HttpRequest, template: str, partial: str) -> str:
+    """The whole page, or only its panel for htmx requests."""
+    return f"{template}#{partial}" if request.htmx else template
+
+
+def _problem(request: HttpRequest, exc: ReviewAppError) -> HttpResponse:
+    """A clear message instead of the case (lease lost, not yours, not allowed...)."""
+    context = {"problem": exc.message, "problem_code": exc.code}
+    response = render(
+        request,
+        _template(request, PROBLEM_TEMPLATE, "problem-panel"),
+        context,
+        status=exc.status_code,
+    )
+    if request.htmx:
+        # The panel replaces the case panel whatever the status (see review.js).
+        response["HX-Retarget"] = "#case-panel"
+        response["HX-Reswap"] = "outerHTML"
+    return response
+
+
+def _review_errors(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Turn the app's errors into a readable page or panel with their status (never a 500)."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except ReviewAppError as exc:
+            return _problem(request, exc)
+
+    return wrapper
+
+
+def _require_reviewer(request: HttpRequest, *, action: str) -> User:
+    user = request.user
+    require(user_can_review_any(user), user=user, action=action)
+    return user
+
+
+def _case_for_reviewer(request: HttpRequest, case_id: int, *, action: str) -> Case:
+    """The case when the user may review its model: 404 for other teams' (or missing) cases,
+    403 for people of the team who do not review."""
+    user = _require_reviewer(request, action=action)
+    case = case_get_for_user(user=user, case_id=case_id, action=action)
+    require(
+        user_can_review(user, case.ml_model),
+        user=user,
+        action=action,
+        target_type="case",
+        target_id=str(case.pk),
+    )
+    return case
+
+
+def _holds_live_claim(case: Case, user: User) -> bool:
+    return (
+        case.status == CaseStatus.ASSIGNED
+        and case.assigned_to_id == user.pk
+        and case.lease_expires_at is not None
+        and case.lease_expires_at > timezone.now()
+    )
+
+
+def _not_yours(case: Case) -> NotFound:
+    return NotFound(
+        f"Case #{case.pk} is not claimed by you: it may have been decided, released, "
+        "escalated, or your claim on it expired.",
+        code="not_claimed",
+    )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What was just saved, shown above the next case."""
+
+    case_id: int
+    action: str
+    final_label: str
+    reason_code: str
+    predicted_label: str
+    confidence: float
+    was_blind: bool
+
+    @property
+    def text(self) -> str:
+        if self.was_blind:
+            return (
+                f"Saved case #{self.case_id}. Blind review: the model said "
+                f"{self.predicted_label} ({self.confidence:.0%}); you said {self.final_label}."
+            )
+        if self.action == DecisionAction.OVERRIDE:
+            return (
+                f"Saved case #{self.case_id}: you overrode {self.predicted_label} with "
+                f"{self.final_label} ({self.reason_code.replace('_', ' ')})."
+            )
+        return f"Saved case #{self.case_id}: you accepted {self.final_label}."
+
+    @property
+    def agreed(self) -> bool:
+        return self.final_label == self.predicted_label
+
+
+def _outcome(case: Case, decision: Decision) -> Outcome:
+    return Outcome(
+        case_id=case.pk,
+        action=decision.action,
+        final_label=decision.final_label,
+        reason_code=decision.reason_code,
+        predicted_label=case.predicted_label,
+        confidence=case.confidence,
+        was_blind=decision.was_blind,
+    )
+
+
+def _case_context(
+    case: Case,
+    *,
+    user: User,
+    error: str = "",
+    errors: dict | None = None,
+    open_panel: str = "",
+    posted: dict | None = None,
+    outcome: Outcome | None = None,
+    note: str = "",
+) -> dict[str, Any]:
+    """Everything the case panel shows. A blind case carries no trace of the model's answer
+    (no label, confidence, scores or explanation), so it cannot leak into the page."""
+    policy = case.policy
+    blind = case.is_blind
+    explanation = (
+        None
+        if blind
+        else explanation_view(case.explanation, label=case.predicted_label, data=case.input)
+    )
+    labels = list(case.ml_model.labels)
+    return {
+        "case": case,
+        "ml_model": case.ml_model,
+        "blind": blind,
+        "explanation": explanation,
+        "scores": [] if blind else score_rows(case.scores, predicted_label=case.predicted_label),
+        "inputs": input_rows(case.input, [] if explanation is None else explanation.factors),
+        "override_labels": labels if blind else [x for x in labels if x != case.predicted_label],
+        "reason_codes": list(policy.reason_codes),
+        "now": timezone.now(),
+        "sla_overdue": bool(case.sla_due_at and case.sla_due_at <= timezone.now()),
+        "error": error,
+        "errors": errors or {},
+        "open_panel": open_panel,
+        "posted": posted or {},
+        "outcome": outcome,
+        "note": note,
+        "is_lead": user.role == Role.LEAD,
+    }
+
+
+def _render_case(
+    request: HttpRequest, case: Case, *, status: int = 200, **extra: Any
+) -> HttpResponse:
+    context = _case_context(case, user=request.user, **extra)
+    response = render(
+        request, _template(request, CASE_TEMPLATE, "case-panel"), context, status=status
+    )
+    if request.htmx:
+        response["HX-Retarget"] = "#case-panel"
+        response["HX-Reswap"] = "outerHTML"
+    return response
+
+
+def _home_context(user: User, *, outcome: Outcome | None = None, note: str = "") -> dict:
+    if user.role == Role.LEAD:
+        rows = [
+            {"ml_model": r.ml_model, "waiting": r.waiting, "escalated": r.escalated}
+            for r in queue_overview(user=user)
+        ]
+    else:
+        rows = [
+            {"ml_model": m, "waiting": n, "escalated": None} for m, n in review_models_for(user)
+        ]
+    # The "n" shortcut claims from the first queue with work in it.
+    busy = [r for r in rows if r["waiting"] or r["escalated"]]
+    for row in rows:
+        row["shortcut"] = row is (busy or rows)[0]
+    return {
+        "rows": rows,
+        "is_lead": user.role == Role.LEAD,
+        "outcome": outcome,
+        "note": note,
+    }
+
+
+def _render_home(
+    request: HttpRequest, *, outcome: Outcome | None = None, note: str = ""
+) -> HttpResponse:
+    """The landing panel (for htmx, after a skip or when a queue ran dry)."""
+    context = _home_context(request.user, outcome=outcome, note=note)
+    response = render(request, _template(request, HOME_TEMPLATE, "queue-panel"), context)
+    if request.htmx:
+        response["HX-Retarget"] = "#case-panel"
+        response["HX-Reswap"] = "outerHTML"
+        response["HX-Push-Url"] = reverse("review-home")
+    return response
+
+
+def _go_next(
+    request: HttpRequest, *, ml_model: MLModel, outcome: Outcome | None = None, note: str = ""
+) -> HttpResponse:
+    """Claim the next case of the model and show it; the landing page when none waits. With
+    htmx the panel is swapped in (and the address bar follows); without, a redirect."""
+    case = case_claim_next(ml_model=ml_model, reviewer=request.user)
+    if not request.htmx:
+        if outcome is not None:
+            messages.success(request, outcome.text)
+        if note:
+            messages.info(request, note)
+        if case is None:
+            messages.info(request, f"The {ml_model.name} queue is empty.")
+            return redirect("review-home")
+        return redirect("review-case", case_id=case.pk)
+    if case is None:
+        empty = f"The {ml_model.name} queue is empty."
+        return _render_home(request, outcome=outcome, note=f"{note} {empty}".strip())
+    case = Case.objects.select_related("ml_model", "model_version", "policy").get(pk=case.pk)
+    response = _render_case(request, case, outcome=outcome, note=note)
+    response["HX-Push-Url"] = reverse("review-case", kwargs={"case_id": case.pk})
+    return response
+
+
+def _helpful(value: str) -> bool | None:
+    return {"yes": True, "no": False}.get(value)
+
+
+# --- pages --------------------------------------------------------------------------------
 
 
 @login_required
+@require_GET
+@_review_errors
 def review_home(request: HttpRequest) -> HttpResponse:
-    return render(request, "reviewapp/home.html")
+    """The models the reviewer can review, with what waits in each queue."""
+    _require_reviewer(request, action="review.home")
+    return render(request, HOME_TEMPLATE, _home_context(request.user))
+
+
+@login_required
+@require_POST
+@_review_errors
+def review_claim_next(request: HttpRequest, slug: str) -> HttpResponse:
+    """Claim the next case of a model's queue (or get one's live claim back)."""
+    _require_reviewer(request, action="case.claim")
+    ml_model = model_get_for_user(user=request.user, slug=slug, action="case.claim")
+    return _go_next(request, ml_model=ml_model)
+
+
+@login_required
+@require_GET
+@_review_errors
+def review_case(request: HttpRequest, case_id: int) -> HttpResponse:
+    """The claimant's view of a claimed case."""
+    case = _case_for_reviewer(request, case_id, action="case.view")
+    if not _holds_live_claim(case, request.user):
+        raise _not_yours(case)
+    with transaction.atomic():
+        audit_record(actor=request.user, action="case.viewed", target=case)
+    return _render_case(request, case)
+
+
+@login_required
+@require_POST
+@_review_errors
+def review_decide(request: HttpRequest, case_id: int) -> HttpResponse:
+    """Accept or override the claimed case, then move on to the next one."""
+    case = _case_for_reviewer(request, case_id, action="case.decide")
+    post = request.POST
+    action = post.get("action", "")
+    final_label = post.get("final_label", "").strip()
+    reason_code = post.get("reason_code", "").strip()
+    if case.is_blind and action == "label":
+        # Blind review: the reviewer names the label without seeing the model's answer; it is
+        # an accept when it matches the model, an override (with the chosen reason) otherwise.
+        if final_label and final_label == case.predicted_label:
+            action, reason_code = DecisionAction.ACCEPT, ""
+        else:
+            action = DecisionAction.OVERRIDE
+            reason_code = reason_code or (case.policy.reason_codes or [""])[0]
+    try:
+        decision = case_decide(
+            case=case,
+            reviewer=request.user,
+            action=action,
+            final_label=final_label if action == DecisionAction.OVERRIDE else "",
+            reason_code=reason_code if action == DecisionAction.OVERRIDE else "",
+            feedback=post.get("feedback", "").strip(),
+            explanation_helpful=None if case.is_blind else _helpful(post.get("helpful", "")),
+        )
+    except InvalidInput as exc:
+        if not _holds_live_claim(case, request.user):
+            raise
+        return _render_case(
+            request,
+            case,
+            status=exc.status_code,
+            error=_blind_safe(case, exc.message),
+            errors=exc.details,
+            open_panel="override",
+            posted=post,
+        )
+    return _go_next(request, ml_model=case.ml_model, outcome=_outcome(case, decision))
+
+
+def _blind_safe(case: Case, message: str) -> str:
+    """Validation messages must not reveal a blind case's answer."""
+    if case.is_blind:
+        return "Choose a label and, for a label that may differ from the model's, a reason."
+    return message
+
+
+@login_required
+@require_POST
+@_review_errors
+def review_release(request: HttpRequest, case_id: int) -> HttpResponse:
+    """Skip: give the case back to the queue and return to the queues."""
+    case = _case_for_reviewer(request, case_id, action="case.release")
+    if not _holds_live_claim(case, request.user):
+        raise _not_yours(case)
+    case_release(case=case, actor=request.user)
+    note = f"Case #{case.pk} went back to the queue."
+    if not request.htmx:
+        messages.info(request, note)
+        return redirect("review-home")
+    return _render_home(request, note=note)
+
+
+@login_required
+@require_POST
+@_review_errors
+def review_escalate(request: HttpRequest, case_id: int) -> HttpResponse:
+    """Hand the case to the team's leads with a note, then move on."""
+    case = _case_for_reviewer(request, case_id, action="case.escalate")
+    note = request.POST.get("note", "").strip()[:MAX_NOTE_CHARS]
+    if not note and _holds_live_claim(case, request.user):
+        return _render_case(
+            request,
+            case,
+            status=400,
+            error="Say why you escalate: the note is required.",
+            errors={"note": ["Required."]},
+            open_panel="escalate",
+        )
+    case_escalate(case=case, actor=request.user, note=note)
+    done = f"Case #{case.pk} was escalated to the leads."
+    if request.user.role == Role.LEAD:
+        # A lead is served escalated cases first: do not hand this one straight back.
+        if not request.htmx:
+            messages.info(request, done)
+            return redirect("review-home")
+        return _render_home(request, note=done)
+    return _go_next(request, ml_model=case.ml_model, note=done)
+
+
+@login_required
+@require_POST
+@_review_errors
+def review_renew(request: HttpRequest, case_id: int) -> HttpResponse:
+    """Keep the lease while the page is open (htmx polls this every two minutes)."""
+    case = _case_for_reviewer(request, case_id, action="case.renew")
+    lost = False
+    try:
+        case = case_lease_renew(case=case, reviewer=request.user)
+    except ReviewAppError:
+        lost = True
+    if not request.htmx:
+        if lost:
+            messages.error(request, str(_not_yours(case).message))
+            return redirect("review-home")
+        return redirect("review-case", case_id=case.pk)
+    return render(
+        request,
+        "reviewapp/review/case.html#lease",
+        {"case": case, "lease_lost": lost},
+    )
 
 
 urlpatterns = [
     path("", review_home, name="review-home"),
+    path("models/<slug:slug>/next/", review_claim_next, name="review-claim-next"),
+    path("case/<int:case_id>/", review_case, name="review-case"),
+    path("case/<int:case_id>/decide/", review_decide, name="review-decide"),
+    path("case/<int:case_id>/release/", review_release, name="review-release"),
+    path("case/<int:case_id>/escalate/", review_escalate, name="review-escalate"),
+    path("case/<int:case_id>/renew/", review_renew, name="review-renew"),
 ]

@@ -1,0 +1,361 @@
+"""Benchmark of the adoption dashboard and the metrics API over HTTP (not a test).
+
+It creates its own PostgreSQL database (bench_dashboard, dropped and re-created), migrates
+it, fills 1,000,000 decided cases with their decisions (plus 250,000 auto-approved cases)
+spread over the last 90 days with INSERT ... SELECT generate_series (25 reviewers, one of
+them fast, one overriding often; 3 model versions over time; 3 labels; confidence bands 3..9;
+5% blind), times the rollup refresh of the 90 days and the cache warm-up the beat task does,
+starts gunicorn with the production settings on 127.0.0.1, logs a manager in (a session made
+server-side, sent as the cookie) and measures, sequentially, the dashboard page and the
+metrics API for 30 and 90 days: p50/p95 per round, and the medians over rounds. The first,
+cold request (cache emptied) is reported apart. gunicorn is stopped at the end.
+
+    .venv/bin/python bench/dashboard.py                      # fill + 3 rounds
+    .venv/bin/python bench/dashboard.py --reuse --rounds 3   # rounds on the filled database
+"""
+
+import argparse
+import http.client
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PG_SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+DB_NAME = "bench_dashboard"
+DATABASE_URL = f"{PG_SERVER}/{DB_NAME}"
+HOST, PORT = "127.0.0.1", 8766
+MODEL_SLUG = "bench-fraud"
+REDIS_URL = "redis://127.0.0.1:6379/12"
+
+SERVER_ENV = {
+    "DJANGO_SETTINGS_MODULE": "config.settings.production",
+    "DJANGO_SECRET_KEY": "bench",
+    "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+    "DATABASE_URL": DATABASE_URL,
+    "REDIS_URL": REDIS_URL,
+    "DJANGO_SECURE_SSL_REDIRECT": "false",
+    "LOG_LEVEL": "WARNING",
+}
+
+# g = 1..n; each case gets a day offset (0..89), a label, a confidence, a version by age.
+CASES_SQL = """
+INSERT INTO reviewapp_case (
+    ml_model_id, model_version_id, policy_id, external_id, body_digest, intake_key, input,
+    predicted_label, confidence, scores, explanation, metadata, priority, status,
+    routing_reasons, routing_detail, is_blind, submitted_by_id, created_at, sla_due_at,
+    expires_at, escalated_at, escalation_source, escalation_note, decided_at, expired_at,
+    fallback_applied)
+SELECT %(model)s,
+    CASE WHEN x.age > 60 THEN %(v1)s WHEN x.age > 20 THEN %(v2)s ELSE %(v3)s END,
+    %(policy)s, %(prefix)s || g, md5(g::text), NULL,
+    jsonb_build_object('amount', (g %% 5000) + 0.5, 'country', 'DE', 'account_age_days', g %% 90),
+    x.label, x.conf, NULL, NULL, '{}'::jsonb, 20,
+    %(status)s, %(reasons)s::jsonb, '', %(decided)s AND g %% 20 = 0, NULL,
+    x.created, NULL, NULL,
+    CASE WHEN %(decided)s AND g %% 97 = 0 THEN x.created + interval '61 minutes' END,
+    CASE WHEN %(decided)s AND g %% 97 = 0 THEN 'sla' ELSE '' END, '',
+    CASE WHEN %(decided)s THEN LEAST(x.created + x.ttd * interval '1 second', now()) END,
+    NULL, ''
+FROM generate_series(%(start)s::bigint, %(stop)s::bigint) AS g,
+LATERAL (SELECT
+    (g * 7919) %% 90 AS age,
+    CASE WHEN g %% 5 < 3 THEN 'fraud' WHEN g %% 5 = 3 THEN 'legit' ELSE 'review' END AS label,
+    CASE WHEN %(decided)s THEN 0.30 + ((g * 37) %% 50) / 100.0
+         ELSE 0.80 + ((g * 13) %% 20) / 100.0 END AS conf,
+    now() - ((g * 7919) %% 90) * interval '1 day'
+        - ((g * 104729) %% 86000) * interval '1 second' AS created,
+    exp(2 + ((g * 31) %% 1000) / 1000.0 * 7) AS ttd
+) AS x
+"""
+
+DECISIONS_SQL = """
+INSERT INTO reviewapp_decision (
+    case_id, ml_model_id, reviewer_id, action, final_label, reason_code, feedback,
+    explanation_helpful, time_spent_ms, was_blind, decided_at, superseded_at)
+SELECT c.id, c.ml_model_id, r.ids[1 + (c.id * 13) %% r.n],
+    CASE WHEN o.over THEN 'override' ELSE 'accept' END,
+    CASE WHEN o.over THEN (CASE WHEN c.predicted_label = 'fraud' THEN 'legit' ELSE 'fraud' END)
+         ELSE c.predicted_label END,
+    CASE WHEN o.over THEN (ARRAY['wrong_label','wrong_label','missing_context','data_error',
+                                 'policy','other'])[1 + (c.id * 7) %% 6] ELSE '' END,
+    '',
+    CASE WHEN c.id %% 3 = 0 THEN NULL WHEN c.id %% 3 = 1 THEN true ELSE (c.id %% 7 > 1) END,
+    CASE WHEN (c.id * 13) %% r.n = 0 THEN 2000 + (c.id %% 3000)
+         ELSE 8000 + (c.id * 17) %% 90000 END,
+    c.is_blind, c.decided_at, NULL
+FROM reviewapp_case c,
+     (SELECT array_agg(id ORDER BY id) AS ids, count(*) AS n FROM reviewapp_user
+       WHERE username LIKE 'bench-r%%') AS r,
+     LATERAL (SELECT CASE
+        WHEN (c.id * 13) %% r.n = 1 THEN (c.id %% 100) < 55
+        ELSE (c.id %% 100) < 12 + (8 - floor(c.confidence * 10)) * 4 END AS over) AS o
+WHERE c.ml_model_id = %(model)s AND c.status = 'decided' AND c.id BETWEEN %(lo)s AND %(hi)s
+"""
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def django_setup() -> None:
+    os.environ.update(SERVER_ENV)
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def database_create() -> None:
+    import psycopg
+
+    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {DB_NAME}")
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env={**os.environ, **SERVER_ENV},
+        check=True,
+    )
+
+
+def fixtures_create(n_reviewers: int) -> None:
+    from reviewapp.models import ModelVersion, Role
+    from reviewapp.services.accounts import team_get_or_create, user_create
+    from reviewapp.services.policies import model_register
+
+    team = team_get_or_create(slug="bench-team")
+    ml_model = model_register(slug=MODEL_SLUG, labels=["fraud", "legit", "review"], team=team)
+    for version in ("1.0.0", "1.1.0", "2.0.0"):
+        ModelVersion.objects.create(ml_model=ml_model, version=version)
+    for i in range(n_reviewers):
+        user_create(username=f"bench-r{i:02d}", role=Role.REVIEWER, teams=[team], password=None)
+    user_create(username="bench-manager", role=Role.MANAGER, teams=[team], password=None)
+
+
+def data_fill(n_decided: int, n_auto: int, chunk: int = 250_000) -> None:
+    from django.db import connection
+
+    from reviewapp.models import MLModel, ModelVersion, RoutingPolicy
+
+    ml_model = MLModel.objects.get(slug=MODEL_SLUG)
+    v1, v2, v3 = ModelVersion.objects.filter(ml_model=ml_model).order_by("version")
+    policy = RoutingPolicy.objects.get(ml_model=ml_model, status="active")
+    base = {"model": ml_model.pk, "v1": v1.pk, "v2": v2.pk, "v3": v3.pk, "policy": policy.pk}
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        for kind, n, status, reasons in (
+            ("d", n_decided, "decided", '["low_confidence"]'),
+            ("a", n_auto, "auto_approved", "[]"),
+        ):
+            for start in range(1, n + 1, chunk):
+                stop = min(n, start + chunk - 1)
+                cursor.execute(
+                    CASES_SQL,
+                    {
+                        **base,
+                        "prefix": f"bench-{kind}-",
+                        "status": status,
+                        "reasons": reasons,
+                        "decided": status == "decided",
+                        "start": start,
+                        "stop": stop,
+                    },
+                )
+                log(f"  {kind}: {stop:,} cases")
+        cursor.execute("SELECT min(id), max(id) FROM reviewapp_case WHERE status = 'decided'")
+        lo, hi = cursor.fetchone()
+        for start in range(lo, hi + 1, chunk):
+            cursor.execute(
+                DECISIONS_SQL, {"model": ml_model.pk, "lo": start, "hi": start + chunk - 1}
+            )
+            log(f"  decisions up to case {min(hi, start + chunk - 1):,}")
+        cursor.execute("VACUUM ANALYZE reviewapp_case")
+        cursor.execute("VACUUM ANALYZE reviewapp_decision")
+        cursor.execute("SELECT count(*) FROM reviewapp_decision")
+        n_decisions = cursor.fetchone()[0]
+    log(
+        f"filled {n_decided + n_auto:,} cases and {n_decisions:,} decisions "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
+
+
+def rollups_build() -> None:
+    from django.core.cache import cache
+    from django.utils import timezone
+
+    from reviewapp.models import DecisionDailyRollup
+    from reviewapp.selectors.metrics import adoption_cache_warm
+    from reviewapp.services.rollups import rollups_refresh
+
+    today = timezone.localdate()
+    days = [today - timedelta(days=d) for d in range(91)]
+    started = time.perf_counter()
+    result = rollups_refresh(days=days)
+    refresh_s = time.perf_counter() - started
+    log(
+        f"rollups_refresh of {len(days)} days: {refresh_s:.1f} s "
+        f"({result['case_rows']:,} case rows, {result['decision_rows']:,} decision rows; "
+        f"{DecisionDailyRollup.objects.count():,} in table)"
+    )
+    started = time.perf_counter()
+    rollups_refresh(days=days[:2])
+    log(f"beat-style refresh of today+yesterday: {time.perf_counter() - started:.2f} s")
+    cache.clear()
+    started = time.perf_counter()
+    adoption_cache_warm(days=days)
+    log(f"cache warm-up of {len(days)} days: {time.perf_counter() - started:.1f} s")
+
+
+def session_cookie() -> str:
+    """A logged-in session for the manager, made server-side (as the login form would)."""
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from reviewapp.models import User
+
+    manager = User.objects.get(username="bench-manager")
+    session = SessionStore()
+    session[SESSION_KEY] = str(manager.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = manager.get_session_auth_hash()
+    session.create()
+    return f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
+
+
+def static_collect() -> None:
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env={**os.environ, **SERVER_ENV},
+        check=True,
+    )
+
+
+def gunicorn_start(workers: int) -> subprocess.Popen:
+    cmd = [
+        str(ROOT / ".venv/bin/gunicorn"),
+        "config.wsgi:application",
+        "--bind",
+        f"{HOST}:{PORT}",
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+    ]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **SERVER_ENV})
+    for _ in range(100):
+        try:
+            conn = http.client.HTTPConnection(HOST, PORT, timeout=2)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.terminate()
+    raise SystemExit("gunicorn did not come up")
+
+
+def gunicorn_stop(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def fetch(conn: http.client.HTTPConnection, path: str, cookie: str) -> float:
+    started = time.perf_counter()
+    conn.request("GET", path, headers={"Cookie": cookie, "Connection": "keep-alive"})
+    response = conn.getresponse()
+    body = response.read()
+    elapsed = (time.perf_counter() - started) * 1000
+    if response.status != 200:
+        raise SystemExit(f"GET {path} -> {response.status}: {body[:300]!r}")
+    return elapsed
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--decided", type=int, default=1_000_000)
+    parser.add_argument("--auto", type=int, default=250_000)
+    parser.add_argument("--reviewers", type=int, default=25)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--requests", type=int, default=100, help="per URL per round")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--reuse", action="store_true", help="keep the filled database")
+    args = parser.parse_args()
+
+    if not args.reuse:
+        log(f"creating {DB_NAME}")
+        database_create()
+    django_setup()
+    if not args.reuse:
+        fixtures_create(args.reviewers)
+        data_fill(args.decided, args.auto)
+        rollups_build()
+    else:
+        from django.core.cache import cache
+        from django.utils import timezone
+
+        from reviewapp.selectors.metrics import adoption_cache_warm
+
+        cache.clear()
+        today = timezone.localdate()
+        started = time.perf_counter()
+        adoption_cache_warm(days=[today - timedelta(days=d) for d in range(91)])
+        log(f"cache warm-up of 91 days: {time.perf_counter() - started:.1f} s")
+    static_collect()
+    cookie = session_cookie()
+    proc = gunicorn_start(args.workers)
+    urls = {
+        "page 30d": f"/dashboards/?model={MODEL_SLUG}&days=30",
+        "page 90d": f"/dashboards/?model={MODEL_SLUG}&days=90",
+        "api 30d": f"/api/v1/metrics/adoption?model={MODEL_SLUG}&days=30",
+        "api 90d": f"/api/v1/metrics/adoption?model={MODEL_SLUG}&days=90",
+        "page 90d htmx v2.0.0": f"/dashboards/?model={MODEL_SLUG}&days=90&version=2.0.0",
+    }
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name in urls}
+    try:
+        conn = http.client.HTTPConnection(HOST, PORT, timeout=60)
+        for url in urls.values():  # warm every worker's connections and imports
+            for _ in range(args.workers * 2):
+                fetch(conn, url, cookie)
+        for r in range(args.rounds):
+            for name, url in urls.items():
+                times = [fetch(conn, url, cookie) for _ in range(args.requests)]
+                p50, p95 = pct(times, 0.5), pct(times, 0.95)
+                results[name].append((p50, p95))
+                log(f"round {r + 1} {name:<22} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms")
+        # A cold request: every cached digest gone (as after a Redis restart).
+        from django.core.cache import cache
+
+        cache.clear()
+        cold = fetch(conn, urls["page 90d"], cookie)
+        warm_again = fetch(conn, urls["page 90d"], cookie)
+        log(f"cold 90-day page (empty cache): {cold:.0f} ms; next request {warm_again:.0f} ms")
+    finally:
+        gunicorn_stop(proc)
+    print()
+    print(f"medians over {args.rounds} rounds of {args.requests} sequential requests each:")
+    for name, rows in results.items():
+        p50 = statistics.median(p for p, _ in rows)
+        p95 = statistics.median(q for _, q in rows)
+        verdict = "OK" if p95 < 300 else "OVER 300 ms"
+        print(f"  {name:<22} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms   {verdict}")
+
+
+if __name__ == "__main__":
+    main()

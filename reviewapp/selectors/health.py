@@ -1,0 +1,417 @@
+"""Model health reads: live accuracy from human decisions (with Wilson intervals) and drift of
+the confidence distribution and of each input feature (population stability index, PSI).
+
+Accuracy counts current decisions only: ``accept`` means the model was right, ``override``
+means it was wrong. Drift compares the period's cases with the model's active
+:class:`~reviewapp.models.DriftBaseline`:
+
+* numeric features: 10 quantile bins whose edges come from the baseline window, plus a
+  "missing" bucket for values that are absent or not numbers;
+* categorical features: the baseline's most common categories (up to 20), an "(other)"
+  bucket for the rest and a "(missing)" bucket;
+* empty bins are smoothed with ``PSI_EPSILON`` so that the logarithm stays finite.
+
+PSI = sum over bins of (actual - expected) * ln(actual / expected). The confidence
+distribution of the period is counted in the database (one aggregate query, every case);
+feature distributions read at most ``FEATURE_SAMPLE_CAP`` of the period's latest cases.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import pairwise
+from typing import Any
+
+from django.db.models import Count, Q
+
+from reviewapp.models import Case, Decision, DecisionAction, DriftBaseline, MLModel
+
+PSI_EPSILON = 1e-4
+NUMERIC_BINS = 10
+MAX_CATEGORIES = 20
+MAX_FEATURES = 50
+FEATURE_SAMPLE_CAP = 20_000
+PSI_MODERATE = 0.1
+PSI_SIGNIFICANT = 0.2
+OTHER = "(other)"
+MISSING = "(missing)"
+WILSON_Z = 1.959963984540054  # the 97.5th percentile of the standard normal
+
+
+# --- accuracy ---------------------------------------------------------------------------
+
+
+def wilson_interval(successes: int, n: int, *, z: float = WILSON_Z) -> tuple[float, float]:
+    """The Wilson score interval for a proportion (95% by default); (0, 1) when n is 0."""
+    if n <= 0:
+        return 0.0, 1.0
+    p = successes / n
+    z2 = z * z
+    denom = 1 + z2 / n
+    centre = (p + z2 / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+@dataclass
+class AccuracyRow:
+    """Live accuracy of one group (a model version or a predicted label)."""
+
+    key: str
+    decided: int = 0
+    correct: int = 0
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.correct / self.decided if self.decided else None
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        return wilson_interval(self.correct, self.decided)
+
+    @property
+    def ci_low(self) -> float:
+        return self.interval[0]
+
+    @property
+    def ci_high(self) -> float:
+        return self.interval[1]
+
+
+@dataclass
+class AccuracyReport:
+    overall: AccuracyRow
+    by_version: list[AccuracyRow]
+    by_label: list[AccuracyRow]
+    by_version_label: dict[str, list[AccuracyRow]] = field(default_factory=dict)
+
+
+def current_decisions(
+    ml_model: MLModel, *, start: datetime | None = None, end: datetime | None = None
+):
+    """The model's current (not superseded) decisions taken in [start, end)."""
+    qs = Decision.objects.filter(ml_model=ml_model, superseded_at__isnull=True)
+    if start is not None:
+        qs = qs.filter(decided_at__gte=start)
+    if end is not None:
+        qs = qs.filter(decided_at__lt=end)
+    return qs
+
+
+def accuracy_report(
+    ml_model: MLModel, *, start: datetime | None = None, end: datetime | None = None
+) -> AccuracyReport:
+    """Live accuracy overall, per model version and per predicted label (one query)."""
+    rows = (
+        current_decisions(ml_model, start=start, end=end)
+        .values("case__model_version__version", "case__predicted_label")
+        .annotate(n=Count("id"), correct=Count("id", filter=Q(action=DecisionAction.ACCEPT)))
+        .order_by()
+    )
+    overall = AccuracyRow(key="all")
+    versions: dict[str, AccuracyRow] = {}
+    labels: dict[str, AccuracyRow] = {}
+    version_labels: dict[str, dict[str, AccuracyRow]] = {}
+    for row in rows:
+        version, label = row["case__model_version__version"], row["case__predicted_label"]
+        for group in (
+            overall,
+            versions.setdefault(version, AccuracyRow(key=version)),
+            labels.setdefault(label, AccuracyRow(key=label)),
+            version_labels.setdefault(version, {}).setdefault(label, AccuracyRow(key=label)),
+        ):
+            group.decided += row["n"]
+            group.correct += row["correct"]
+    return AccuracyReport(
+        overall=overall,
+        by_version=sorted(versions.values(), key=lambda r: _version_key(r.key)),
+        by_label=sorted(labels.values(), key=lambda r: r.key),
+        by_version_label={
+            v: sorted(ls.values(), key=lambda r: r.key) for v, ls in version_labels.items()
+        },
+    )
+
+
+def _version_key(version: str) -> tuple:
+    """Sort "2.10.0" after "2.9.1"; non-numeric parts sort as text."""
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in version.split("."))
+
+
+# --- PSI and distributions -------------------------------------------------------------
+
+
+def psi(expected: Sequence[float], actual: Sequence[float], *, eps: float = PSI_EPSILON) -> float:
+    """Population stability index of two share vectors over the same bins. Shares below
+    ``eps`` (empty bins) are raised to ``eps`` first."""
+    if len(expected) != len(actual):
+        raise ValueError("PSI needs two distributions over the same bins.")
+    total = 0.0
+    for e, a in zip(expected, actual, strict=True):
+        e, a = max(e, eps), max(a, eps)
+        total += (a - e) * math.log(a / e)
+    return total
+
+
+def psi_status(value: float | None) -> str:
+    """stable (< 0.1), moderate (0.1-0.2) or significant (> 0.2); "unknown" without data."""
+    if value is None:
+        return "unknown"
+    if value > PSI_SIGNIFICANT:
+        return "significant"
+    if value >= PSI_MODERATE:
+        return "moderate"
+    return "stable"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _category(value: Any) -> str:
+    if value is None:
+        return MISSING
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return OTHER
+    return str(value)[:100]
+
+
+def _shares(counts: Sequence[int]) -> list[float]:
+    total = sum(counts)
+    return [c / total if total else 0.0 for c in counts]
+
+
+def numeric_distribution(values: Iterable[Any], *, bins: int = NUMERIC_BINS) -> dict:
+    """Quantile bin edges of the numbers among ``values`` and the shares per bin; values
+    that are not numbers go to a final "missing" share."""
+    values = list(values)
+    numbers = sorted(float(v) for v in values if _is_number(v))
+    edges: list[float] = []
+    if len(numbers) >= 2:
+        cuts = statistics.quantiles(numbers, n=bins, method="inclusive")
+        edges = sorted(set(cuts))
+    if numbers and (not edges or edges[-1] >= numbers[-1]):
+        # Heavy ties (a constant feature): keep a bin above the baseline's maximum so that
+        # values moving up are seen; a cut at the minimum likewise keeps a bin below it.
+        edges = [e for e in edges if e < numbers[-1]]
+        edges += [numbers[-1], math.nextafter(numbers[-1], math.inf)]
+        edges = sorted(set(edges))
+    dist = {"type": "numeric", "edges": edges}
+    dist["shares"] = numeric_shares(values, dist)
+    return dist
+
+
+def numeric_shares(values: Iterable[Any], dist: dict) -> list[float]:
+    """Shares of ``values`` over a numeric distribution's bins (len(edges) + 1 bins, the
+    i-th holding edges[i-1] <= v < edges[i]) followed by the missing share."""
+    edges = dist["edges"]
+    counts = [0] * (len(edges) + 2)
+    for v in values:
+        if _is_number(v):
+            counts[bisect_right(edges, float(v))] += 1
+        else:
+            counts[-1] += 1
+    return _shares(counts)
+
+
+def categorical_distribution(values: Iterable[Any], *, top: int = MAX_CATEGORIES) -> dict:
+    """The most common categories with their shares, plus "(other)" and "(missing)"."""
+    counts = Counter(_category(v) for v in values)
+    ranked = sorted((c for c in counts if c not in (OTHER, MISSING)), key=lambda c: (-counts[c], c))
+    dist = {"type": "categorical", "categories": ranked[:top]}
+    dist["shares"] = categorical_shares(counts.elements(), dist)
+    return dist
+
+
+def categorical_shares(values: Iterable[Any], dist: dict) -> list[float]:
+    """Shares over the distribution's categories, then "(other)", then "(missing)"."""
+    index = {c: i for i, c in enumerate(dist["categories"])}
+    other, missing = len(index), len(index) + 1
+    counts = [0] * (len(index) + 2)
+    for v in values:
+        key = v if isinstance(v, str) and v in (OTHER, MISSING) else _category(v)
+        if key == MISSING:
+            counts[missing] += 1
+        else:
+            counts[index.get(key, other)] += 1
+    return _shares(counts)
+
+
+def distribution_bins(dist: dict) -> list[str]:
+    """Human names of a distribution's bins, in the order of its shares."""
+    if dist["type"] == "numeric":
+        edges = dist["edges"]
+        if not edges:
+            return ["all values", MISSING]
+        names = [f"< {edges[0]:g}"]
+        names += [f"{lo:g} to < {hi:g}" for lo, hi in pairwise(edges)]
+        names.append(f">= {edges[-1]:g}")
+        return [*names, MISSING]
+    return [*dist["categories"], OTHER, MISSING]
+
+
+def feature_kinds(ml_model: MLModel, inputs: Sequence[dict]) -> dict[str, str]:
+    """Feature name -> "numeric" or "categorical": from the model's input schema when it has
+    one, else inferred (numeric when at least 95% of the present values are numbers)."""
+    schema = ml_model.input_schema or {}
+    if schema:
+        return {
+            name: "numeric" if kind in ("number", "integer") else "categorical"
+            for name, kind in sorted(schema.items())[:MAX_FEATURES]
+        }
+    seen: Counter[str] = Counter()
+    numeric: Counter[str] = Counter()
+    for data in inputs:
+        if not isinstance(data, dict):
+            continue
+        for name, value in data.items():
+            if value is None:
+                continue
+            seen[name] += 1
+            if _is_number(value):
+                numeric[name] += 1
+    names = sorted(sorted(seen), key=lambda n: -seen[n])[:MAX_FEATURES]
+    return {
+        name: "numeric" if numeric[name] >= 0.95 * seen[name] else "categorical"
+        for name in sorted(names)
+    }
+
+
+def feature_distributions(ml_model: MLModel, inputs: Sequence[dict]) -> dict[str, dict]:
+    """Baseline distributions for every feature of the inputs."""
+    out = {}
+    for name, kind in feature_kinds(ml_model, inputs).items():
+        values = [data.get(name) if isinstance(data, dict) else None for data in inputs]
+        if kind == "numeric":
+            out[name] = numeric_distribution(values)
+        else:
+            out[name] = categorical_distribution(values)
+    return out
+
+
+def shares_against(dist: dict, values: Iterable[Any]) -> list[float]:
+    if dist["type"] == "numeric":
+        return numeric_shares(values, dist)
+    return categorical_shares(values, dist)
+
+
+def cases_in_window(
+    ml_model: MLModel, *, start: datetime | None = None, end: datetime | None = None
+):
+    """The model's cases received in [start, end) (open-ended where None)."""
+    qs = Case.objects.filter(ml_model=ml_model)
+    if start is not None:
+        qs = qs.filter(created_at__gte=start)
+    if end is not None:
+        qs = qs.filter(created_at__lt=end)
+    return qs
+
+
+def case_inputs_sample(
+    ml_model: MLModel, *, start: datetime, end: datetime, cap: int = FEATURE_SAMPLE_CAP
+) -> list[dict]:
+    """The inputs of the window's latest ``cap`` cases (one bounded query)."""
+    return list(
+        cases_in_window(ml_model, start=start, end=end)
+        .order_by("-created_at", "-id")
+        .values_list("input", flat=True)[:cap]
+    )
+
+
+def confidence_shares(ml_model: MLModel, dist: dict, *, start: datetime, end: datetime) -> tuple:
+    """Shares of every case's confidence in the window over the bins of ``dist``, counted in
+    the database with one aggregate query. Returns (shares, n)."""
+    edges = dist["edges"]
+    aggregates = {"n": Count("id")}
+    bounds = [None, *edges, None]
+    for i in range(len(edges) + 1):
+        lo, hi = bounds[i], bounds[i + 1]
+        cond = Q()
+        if lo is not None:
+            cond &= Q(confidence__gte=lo)
+        if hi is not None:
+            cond &= Q(confidence__lt=hi)
+        aggregates[f"b{i}"] = Count("id", filter=cond) if cond else Count("id")
+    counts = cases_in_window(ml_model, start=start, end=end).aggregate(**aggregates)
+    n = counts["n"]
+    shares = [(counts[f"b{i}"] / n if n else 0.0) for i in range(len(edges) + 1)]
+    return [*shares, 0.0], n
+
+
+@dataclass
+class FeatureDrift:
+    name: str
+    kind: str
+    psi: float | None
+    status: str
+    bins: list[tuple[str, float, float]]  # (bin name, baseline share, current share)
+
+
+@dataclass
+class DriftReport:
+    baseline: DriftBaseline | None
+    n_current: int = 0
+    n_sampled: int = 0
+    sample_cap: int = FEATURE_SAMPLE_CAP
+    confidence: FeatureDrift | None = None
+    features: list[FeatureDrift] = field(default_factory=list)
+
+    @property
+    def max_feature_psi(self) -> float | None:
+        values = [f.psi for f in self.features if f.psi is not None]
+        return max(values) if values else None
+
+    @property
+    def worst_feature(self) -> FeatureDrift | None:
+        scored = [f for f in self.features if f.psi is not None]
+        return max(scored, key=lambda f: f.psi) if scored else None
+
+
+def active_baseline(ml_model: MLModel) -> DriftBaseline | None:
+    return DriftBaseline.objects.filter(ml_model=ml_model, is_active=True).first()
+
+
+def _drift_row(name: str, kind: str, dist: dict, current: list[float], n: int) -> FeatureDrift:
+    expected = dist["shares"]
+    value = psi(expected, current) if n else None
+    bins = list(zip(distribution_bins(dist), expected, current, strict=True))
+    return FeatureDrift(name=name, kind=kind, psi=value, status=psi_status(value), bins=bins)
+
+
+def drift_report(
+    ml_model: MLModel,
+    *,
+    start: datetime,
+    end: datetime,
+    baseline: DriftBaseline | None = None,
+    features: bool = True,
+    cap: int = FEATURE_SAMPLE_CAP,
+) -> DriftReport:
+    """PSI of the confidence distribution (every case of the window, in the database) and of
+    each input feature (the window's latest ``cap`` cases) against the active baseline."""
+    baseline = baseline or active_baseline(ml_model)
+    report = DriftReport(baseline=baseline, sample_cap=cap)
+    if baseline is None:
+        return report
+    conf_dist = baseline.confidence_distribution
+    if conf_dist.get("edges") is not None:
+        current, n = confidence_shares(ml_model, conf_dist, start=start, end=end)
+        report.n_current = n
+        report.confidence = _drift_row("confidence", "numeric", conf_dist, current, n)
+    if not features or not baseline.feature_distributions:
+        return report
+    inputs = case_inputs_sample(ml_model, start=start, end=end, cap=cap)
+    report.n_sampled = len(inputs)
+    for name, dist in sorted(baseline.feature_distributions.items()):
+        values = [data.get(name) if isinstance(data, dict) else None for data in inputs]
+        current = shares_against(dist, values)
+        report.features.append(_drift_row(name, dist["type"], dist, current, len(inputs)))
+    report.features.sort(key=lambda f: (-(f.psi or 0), f.name))
+    return report

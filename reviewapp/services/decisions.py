@@ -1,0 +1,208 @@
+"""Deciding a case (accept or override) and a lead reopening a decision.
+
+"What happens when a reviewer overrides a case" is ``case_decide``: the claimant with a live
+lease records the outcome; the case becomes decided, the claim ends, the audit event and the
+webhook outbox row are written in the same transaction.
+"""
+
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from reviewapp.errors import Conflict, InvalidInput
+from reviewapp.models import Case, CaseStatus, Decision, DecisionAction, User
+from reviewapp.permissions import user_can_decide, user_can_lead, user_can_review
+from reviewapp.services.audit import audit_record
+from reviewapp.services.queue import check, refusals_audited
+from reviewapp.services.webhooks import decision_publish
+
+MAX_FEEDBACK_CHARS = 10_000
+# What deciding reads (and the webhook body: external_id, version, model slug/webhook).
+DECIDE_FIELDS = (
+    "id",
+    "status",
+    "external_id",
+    "predicted_label",
+    "is_blind",
+    "assigned_to_id",
+    "claimed_at",
+    "lease_expires_at",
+    "escalated_at",
+    "decided_at",
+    "sla_due_at",
+    "expires_at",
+    "escalation_source",
+    "ml_model",
+    "policy__reason_codes",
+    "policy__sla_minutes",
+    "policy__availability_minutes",
+    "model_version__version",
+)
+
+
+def _lock_case(case: Case) -> Case:
+    """The case under a row lock, with only the fields deciding and reopening read."""
+    return (
+        Case.objects.select_for_update(of=("self",))
+        .select_related("ml_model", "policy", "model_version")
+        .only(*DECIDE_FIELDS)
+        .get(pk=case.pk)
+    )
+
+
+def _validated_outcome(
+    *, case: Case, action: str, final_label: str, reason_code: str
+) -> tuple[str, str]:
+    """(final label, reason code) for the action, or InvalidInput naming the bad fields."""
+    errors: dict[str, list[str]] = {}
+    if action == DecisionAction.ACCEPT:
+        if final_label and final_label != case.predicted_label:
+            errors["final_label"] = [
+                "Accepting keeps the model's label; use override to change it."
+            ]
+        final_label, reason_code = case.predicted_label, reason_code or ""
+        if reason_code and reason_code not in case.policy.reason_codes:
+            errors["reason_code"] = [f"Not one of: {', '.join(case.policy.reason_codes)}."]
+    elif action == DecisionAction.OVERRIDE:
+        labels = case.ml_model.labels
+        if final_label not in labels:
+            errors["final_label"] = [f"Must be one of: {', '.join(labels)}."]
+        elif final_label == case.predicted_label:
+            errors["final_label"] = ["An override must change the label; use accept instead."]
+        if reason_code not in case.policy.reason_codes:
+            errors["reason_code"] = [
+                f"An override needs a reason code, one of: {', '.join(case.policy.reason_codes)}."
+            ]
+    else:
+        errors["action"] = ['Must be "accept" or "override".']
+    if errors:
+        field, messages = next(iter(errors.items()))
+        raise InvalidInput(f"{field}: {messages[0]}", details=errors)
+    return final_label, reason_code
+
+
+@refusals_audited
+@transaction.atomic
+def case_decide(
+    *,
+    case: Case,
+    reviewer: User,
+    action: str,
+    final_label: str = "",
+    reason_code: str = "",
+    feedback: str = "",
+    explanation_helpful: bool | None = None,
+) -> Decision:
+    """Record the claimant's decision: ``accept`` (the model's label stands) or ``override``
+    (another label of the set, with one of the policy's reason codes). Only the claimant with
+    a live lease may decide (a lead for escalated cases); 409 when there is no live claim or
+    the case is already decided."""
+    case = _lock_case(case)
+    check(user_can_review(reviewer, case.ml_model), user=reviewer, action="case.decide", case=case)
+    now = timezone.now()
+    if case.status == CaseStatus.DECIDED:
+        raise Conflict("The case is already decided.", code="already_decided")
+    if (
+        case.status != CaseStatus.ASSIGNED
+        or case.assigned_to_id != reviewer.pk
+        or case.lease_expires_at is None
+        or case.lease_expires_at <= now
+    ):
+        raise Conflict("You hold no live claim on this case: claim it first.", code="no_live_claim")
+    check(user_can_decide(reviewer, case=case), user=reviewer, action="case.decide", case=case)
+    final_label, reason_code = _validated_outcome(
+        case=case, action=action, final_label=final_label, reason_code=reason_code
+    )
+    claimed_at = case.claimed_at or now
+    decision = Decision.objects.create(
+        case=case,
+        ml_model=case.ml_model,
+        reviewer=reviewer,
+        action=action,
+        final_label=final_label,
+        reason_code=reason_code,
+        feedback=(feedback or "")[:MAX_FEEDBACK_CHARS],
+        explanation_helpful=explanation_helpful,
+        time_spent_ms=max(0, int((now - claimed_at).total_seconds() * 1000)),
+        was_blind=case.is_blind,
+        decided_at=now,
+    )
+    before = {"status": case.status, "assigned_to": reviewer.pk}
+    Case.objects.filter(pk=case.pk).update(
+        status=CaseStatus.DECIDED,
+        decided_at=now,
+        assigned_to=None,
+        claimed_at=None,
+        lease_expires_at=None,
+    )
+    case.status, case.decided_at = CaseStatus.DECIDED, now
+    case.assigned_to, case.claimed_at, case.lease_expires_at = None, None, None
+    audit_record(
+        actor=reviewer,
+        action="case.decided",
+        target_type="case",
+        target_id=str(case.pk),
+        changes={
+            "status": [before["status"], CaseStatus.DECIDED],
+            "assigned_to": [before["assigned_to"], None],
+            "decision": decision.pk,
+            "action": action,
+            "final_label": [case.predicted_label, final_label],
+            "reason_code": reason_code,
+            "was_blind": case.is_blind,
+        },
+    )
+    decision_publish(decision=decision)
+    return decision
+
+
+@refusals_audited
+@transaction.atomic
+def decision_reopen(*, case: Case, lead: User, note: str) -> Case:
+    """A lead reopens a decided case: its current decision is superseded and the case waits
+    in the queue again with a fresh SLA (and lifetime, when the old one has run out)."""
+    note = (note or "").strip()
+    if not note:
+        raise InvalidInput("Say why you reopen the case.", details={"note": ["Required."]})
+    case = _lock_case(case)
+    check(user_can_lead(lead, case.ml_model), user=lead, action="case.reopen", case=case)
+    if case.status != CaseStatus.DECIDED:
+        raise Conflict("Only a decided case can be reopened.", code="not_decided")
+    now = timezone.now()
+    superseded = Decision.objects.filter(case=case, superseded_at__isnull=True).update(
+        superseded_at=now
+    )
+    before = {
+        "status": case.status,
+        "decided_at": case.decided_at,
+        "sla_due_at": case.sla_due_at,
+        "expires_at": case.expires_at,
+        "escalated_at": case.escalated_at,
+        "escalation_source": case.escalation_source,
+    }
+    policy = case.policy
+    case.status = CaseStatus.QUEUED
+    case.decided_at = None
+    case.sla_due_at = now + timedelta(minutes=policy.sla_minutes)
+    case.expires_at = max(
+        case.expires_at or now, now + timedelta(minutes=policy.availability_minutes)
+    )
+    case.escalated_at = None
+    case.escalation_source = ""
+    case.save(update_fields=list(before))
+    changes = {
+        name: [
+            old.isoformat() if hasattr(old, "isoformat") else old,
+            (new.isoformat() if hasattr(new, "isoformat") else new),
+        ]
+        for name, old in before.items()
+        if old != (new := getattr(case, name))
+    }
+    audit_record(
+        actor=lead,
+        action="case.reopened",
+        target=case,
+        changes={**changes, "note": note[:5000], "superseded_decisions": superseded},
+    )
+    return case

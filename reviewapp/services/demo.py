@@ -1,0 +1,520 @@
+"""Demo data for the embedded mode: teams, one person per role, two models whose cases come
+from real classifiers trained at seed time on data sets bundled with scikit-learn (no
+downloads), and, when the queue services are present, a month of review history.
+
+Everything goes through the product's services (so it is audited like real use), and every
+step is skipped when its result is already there: seeding twice changes nothing.
+
+The classifiers are logistic regressions on standardised features, so each explanation is
+exact: the contribution of a feature to the predicted class's logit is the class coefficient
+times the standardised value, and the base value is the class intercept.
+"""
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+from django.db import transaction
+from django.utils import timezone
+
+from reviewapp.models import (
+    Case,
+    CaseStatus,
+    Decision,
+    MLModel,
+    PolicyStatus,
+    Role,
+    RoutingPolicy,
+    Team,
+    User,
+)
+from reviewapp.services.accounts import service_account_create, team_get_or_create, user_create
+from reviewapp.services.intake import cases_submit
+from reviewapp.services.policies import model_register, policy_decide, policy_propose
+
+DEFAULT_DEMO_PASSWORD = "review-demo-2024"  # noqa: S105 - the documented demo password
+TOP_CONTRIBUTIONS = 8
+HISTORY_DAYS = 30
+SUBMIT_BATCH = 250
+
+
+@dataclass(frozen=True)
+class DemoPerson:
+    username: str
+    role: str
+    teams: tuple[str, ...]
+    first_name: str
+    last_name: str
+
+
+DEMO_TEAMS = ("clinical-triage", "trade-compliance")
+DEMO_PEOPLE = (
+    DemoPerson("reviewer", Role.REVIEWER, DEMO_TEAMS, "Rita", "Reyes"),
+    DemoPerson("reviewer2", Role.REVIEWER, ("clinical-triage",), "Ravi", "Rao"),
+    DemoPerson("lead", Role.LEAD, DEMO_TEAMS, "Lena", "Lindqvist"),
+    DemoPerson("manager", Role.MANAGER, DEMO_TEAMS, "Mona", "Meyer"),
+    DemoPerson("owner", Role.MODEL_OWNER, DEMO_TEAMS, "Otto", "Okafor"),
+    DemoPerson("auditor", Role.AUDITOR, (), "Audrey", "Adams"),
+    DemoPerson("admin", Role.ADMIN, (), "Ada", "Admin"),
+)
+
+
+@dataclass(frozen=True)
+class DemoModelSpec:
+    """How one demo model is built: its data set, labels, versions and traffic."""
+
+    slug: str
+    name: str
+    team: str
+    dataset: str  # a scikit-learn bundled loader: "breast_cancer" or "wine"
+    labels: tuple[str, ...]  # in the data set's target order
+    high_stakes: str
+    prefix: str
+    n_cases: int
+    versions: tuple[tuple[str, float, float], ...]  # (version, C, share of rows trained on)
+    noise: float  # multiplicative log-normal noise on a data set row (keeps values positive)
+    drift_feature: str  # shifted in the last week, so drift views have something to show
+    unseen_feature: tuple[str, Any]  # carried by a few inputs: routed to a human
+    metadata: Callable[[random.Random], dict]
+
+
+def _tumour_metadata(rng: random.Random) -> dict:
+    return {"source": "radiology-pacs", "site": rng.choice(["north", "central", "riverside"])}
+
+
+def _wine_metadata(rng: random.Random) -> dict:
+    return {
+        "source": "customs-lab",
+        "port": rng.choice(["rotterdam", "genoa", "hamburg", "antwerp"]),
+        "declared_origin": "piedmont",
+    }
+
+
+DEMO_MODELS = (
+    DemoModelSpec(
+        slug="tumour-triage",
+        name="Tumour triage (fine-needle aspirate)",
+        team="clinical-triage",
+        dataset="breast_cancer",
+        labels=("malignant", "benign"),
+        high_stakes="malignant",
+        prefix="fna",
+        n_cases=480,
+        versions=(("3.1.0", 0.02, 0.5), ("3.2.0", 0.2, 0.8)),
+        noise=0.25,
+        drift_feature="mean_texture",
+        unseen_feature=("scanner_firmware", "v7.2-beta"),
+        metadata=_tumour_metadata,
+    ),
+    DemoModelSpec(
+        slug="wine-provenance",
+        name="Wine provenance check (Piedmont cultivars)",
+        team="trade-compliance",
+        dataset="wine",
+        labels=("barolo", "grignolino", "barbera"),
+        high_stakes="barolo",
+        prefix="lot",
+        n_cases=360,
+        versions=(("1.4.0", 0.05, 0.5), ("1.5.0", 0.3, 0.8)),
+        noise=0.1,
+        drift_feature="color_intensity",
+        unseen_feature=("vintage_year", 2019),
+        metadata=_wine_metadata,
+    ),
+)
+
+DEMO_POLICY_CHANGES = {"review_threshold": 0.9, "sla_minutes": 240}
+FEEDBACK_OVERRIDE = (
+    "Cell nuclei look irregular on the slide; model missed it.",
+    "Chemistry points to a different cultivar.",
+    "Sample looks contaminated; re-test requested.",
+    "Clinical history changes the picture.",
+    "",
+    "",
+)
+FEEDBACK_ACCEPT = ("", "", "", "", "Clear case.", "Agree, top features make sense.")
+
+
+@dataclass
+class ModelSeedResult:
+    slug: str
+    created: bool = False
+    cases_created: int = 0
+    queued: int = 0
+    decisions_created: int = 0
+    service_account: str = ""
+    token: str = ""
+
+
+@dataclass
+class DemoSummary:
+    teams: list[str] = field(default_factory=list)
+    users_created: list[str] = field(default_factory=list)
+    models: list[ModelSeedResult] = field(default_factory=list)
+    history_skipped_reason: str = ""
+
+
+@dataclass(frozen=True)
+class TrainedVersion:
+    version: str
+    scaler_mean: np.ndarray
+    scaler_scale: np.ndarray
+    coef: np.ndarray  # (n_classes, n_features): one row per class, binary expanded
+    intercept: np.ndarray  # (n_classes,)
+    classifier: Any
+
+
+def _feature_name(raw: str) -> str:
+    return "_".join(raw.replace("/", " ").replace("-", " ").split()).lower()
+
+
+def _load(dataset: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    from sklearn import datasets  # bundled files only: load_*, never fetch_*
+
+    loader = {"breast_cancer": datasets.load_breast_cancer, "wine": datasets.load_wine}[dataset]
+    bunch = loader()
+    return bunch.data, bunch.target, [_feature_name(n) for n in bunch.feature_names]
+
+
+def _train(
+    x: np.ndarray, y: np.ndarray, *, version: str, c: float, share: float, seed: int
+) -> TrainedVersion:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    rows = np.random.default_rng(seed).permutation(len(x))[: int(len(x) * share)]
+    scaler = StandardScaler().fit(x[rows])
+    classifier = LogisticRegression(C=c, max_iter=2000).fit(scaler.transform(x[rows]), y[rows])
+    coef, intercept = classifier.coef_, classifier.intercept_
+    if coef.shape[0] == 1:  # binary: the logit of class 1; class 0 is its negation
+        coef = np.vstack([-coef[0], coef[0]])
+        intercept = np.array([-intercept[0], intercept[0]])
+    return TrainedVersion(version, scaler.mean_, scaler.scale_, coef, intercept, classifier)
+
+
+def _round(value: float) -> float:
+    return float(f"{value:.4g}")
+
+
+def _explanation(
+    model: TrainedVersion, *, row: np.ndarray, label_index: int, names: list[str], label: str
+) -> dict:
+    z = (row - model.scaler_mean) / model.scaler_scale
+    weights = model.coef[label_index] * z
+    top = np.argsort(-np.abs(weights))[:TOP_CONTRIBUTIONS]
+    contributions = [
+        {"feature": names[i], "value": _round(row[i]), "weight": round(float(weights[i]), 4)}
+        for i in top
+    ]
+    toward = [c for c in contributions if c["weight"] > 0][:2]
+    against = [c for c in contributions if c["weight"] < 0][:1]
+
+    def describe(c: dict) -> str:
+        level = "high" if z[names.index(c["feature"])] > 0 else "low"
+        return f"{c['feature'].replace('_', ' ')} ({level})"
+
+    summary = f"Towards {label}: " + (", ".join(describe(c) for c in toward) or "no strong driver")
+    if against:
+        summary += f"; against: {describe(against[0])}"
+    return {
+        "method": "linear",
+        "base_value": round(float(model.intercept[label_index]), 4),
+        "contributions": contributions,
+        "summary": summary + ".",
+    }
+
+
+def _case_times(n: int, *, rng: random.Random, now: datetime) -> list[datetime]:
+    """Submission times, oldest first: most over the last month, the newest ~15% in the last
+    three hours (the cases still waiting in the queue)."""
+    times = []
+    for _ in range(n):
+        if rng.random() < 0.15:
+            times.append(now - timedelta(minutes=rng.uniform(2, 180)))
+        else:
+            times.append(now - timedelta(days=rng.uniform(1, HISTORY_DAYS)))
+    return sorted(times)
+
+
+def _build_items(
+    spec: DemoModelSpec, *, now: datetime, seed: int
+) -> list[tuple[dict, str, datetime]]:
+    """(submit body, true label, submission time) for each demo case of a model."""
+    x, y, names = _load(spec.dataset)
+    trained = [
+        _train(x, y, version=v, c=c, share=share, seed=seed + i)
+        for i, (v, c, share) in enumerate(spec.versions)
+    ]
+    np_rng = np.random.default_rng(seed)
+    rng = random.Random(seed)  # noqa: S311 - demo data, not security
+    drift_index = names.index(spec.drift_feature)
+    rollout = now - timedelta(days=12)
+    items = []
+    for i, created in enumerate(_case_times(spec.n_cases, rng=rng, now=now)):
+        source = int(np_rng.integers(0, len(x)))
+        row = x[source] * np.exp(np_rng.normal(0, spec.noise, x.shape[1]))
+        if created > now - timedelta(days=7):
+            row[drift_index] *= 1.3
+        model = trained[0] if created < rollout else trained[1]
+        probabilities = model.classifier.predict_proba(
+            ((row - model.scaler_mean) / model.scaler_scale).reshape(1, -1)
+        )[0]
+        label_index = int(np.argmax(probabilities))
+        label = spec.labels[label_index]
+        scores = {spec.labels[k]: round(float(p), 6) for k, p in enumerate(probabilities)}
+        scores[label] = round(1 - sum(v for k, v in scores.items() if k != label), 6)
+        data: dict[str, Any] = {name: _round(value) for name, value in zip(names, row, strict=True)}
+        if rng.random() < 0.02:
+            data[spec.unseen_feature[0]] = spec.unseen_feature[1]
+        confidence = scores[label]
+        priority = "normal"
+        if label == spec.high_stakes and confidence > 0.9:
+            priority = "high"
+        elif rng.random() < 0.1:
+            priority = "low"
+        body = {
+            "external_id": f"{spec.prefix}-{i + 1:06d}",
+            "model_version": model.version,
+            "input": data,
+            "prediction": {"label": label, "confidence": confidence, "scores": scores},
+            "explanation": _explanation(
+                model, row=row, label_index=label_index, names=names, label=label
+            ),
+            "priority": priority,
+            "metadata": spec.metadata(rng),
+        }
+        items.append((body, spec.labels[int(y[source])], created))
+    return items
+
+
+def demo_people_seed(*, password: str, summary: DemoSummary) -> dict[str, User]:
+    teams = {slug: team_get_or_create(slug=slug) for slug in DEMO_TEAMS}
+    summary.teams = list(teams)
+    people: dict[str, User] = {}
+    for person in DEMO_PEOPLE:
+        user = User.objects.filter(username=person.username).first()
+        if user is None:
+            user = user_create(
+                username=person.username,
+                role=person.role,
+                teams=[teams[slug] for slug in person.teams],
+                password=password,
+            )
+            User.objects.filter(pk=user.pk).update(
+                first_name=person.first_name, last_name=person.last_name
+            )
+            summary.users_created.append(person.username)
+        people[person.username] = user
+    return people
+
+
+def _team(slug: str) -> Team:
+    return Team.objects.get(slug=slug)
+
+
+def _model_seed(
+    spec: DemoModelSpec, *, people: dict[str, User], result: ModelSeedResult, seed: int
+) -> MLModel:
+    ml_model = MLModel.objects.filter(slug=spec.slug).first()
+    if ml_model is None:
+        _x, _y, names = _load(spec.dataset)
+        ml_model = model_register(
+            slug=spec.slug,
+            name=spec.name,
+            labels=list(spec.labels),
+            team=_team(spec.team),
+            input_schema=dict.fromkeys(names, "number"),
+            actor=people["owner"],
+        )
+        result.created = True
+    active = RoutingPolicy.objects.get(ml_model=ml_model, status=PolicyStatus.ACTIVE)
+    wanted = {**DEMO_POLICY_CHANGES, "always_review_labels": [spec.high_stakes]}
+    pending = RoutingPolicy.objects.filter(ml_model=ml_model, status=PolicyStatus.PROPOSED)
+    if active.version == 1 and not pending.exists():
+        proposal = policy_propose(
+            ml_model=ml_model,
+            proposer=people["owner"],
+            changes=wanted,
+            note="Review everything below 0.90 and every high-stakes prediction.",
+        )
+        policy_decide(policy=proposal, manager=people["manager"], approve=True, note="Agreed.")
+    account = User.objects.filter(service_model=ml_model).order_by("pk").first()
+    if account is None:
+        account, result.token = service_account_create(ml_model=ml_model, actor=people["admin"])
+    result.service_account = account.username
+    if not Case.objects.filter(ml_model=ml_model).exists():
+        _cases_seed(spec, ml_model=ml_model, account=account, result=result, seed=seed)
+    return ml_model
+
+
+def _cases_seed(
+    spec: DemoModelSpec, *, ml_model: MLModel, account: User, result: ModelSeedResult, seed: int
+) -> None:
+    now = timezone.now()
+    items = _build_items(spec, now=now, seed=seed)
+    for start in range(0, len(items), SUBMIT_BATCH):
+        batch = items[start : start + SUBMIT_BATCH]
+        outcomes = cases_submit(
+            ml_model=ml_model, items=[body for body, _, _ in batch], submitted_by=account
+        )
+        result.cases_created += sum(o.status == "created" for o in outcomes)
+    # Spread the demo traffic over the last month (demo data only; real cases keep the time
+    # they arrived). SLA and availability deadlines follow the submission time.
+    created_at = {body["external_id"]: when for body, _, when in items}
+    cases = list(Case.objects.filter(ml_model=ml_model).select_related("policy"))
+    for case in cases:
+        case.created_at = created_at[case.external_id]
+        if case.sla_due_at is not None:
+            case.sla_due_at = case.created_at + timedelta(minutes=case.policy.sla_minutes)
+            case.expires_at = case.created_at + timedelta(minutes=case.policy.availability_minutes)
+    Case.objects.bulk_update(cases, ["created_at", "sla_due_at", "expires_at"], batch_size=500)
+    result.queued = sum(c.status == CaseStatus.QUEUED for c in cases)
+
+
+def _history_seed(
+    spec: DemoModelSpec,
+    *,
+    ml_model: MLModel,
+    people: dict[str, User],
+    result: ModelSeedResult,
+    seed: int,
+) -> None:
+    """Claims and decisions by the demo reviewers on the queued cases older than a day, taken
+    through the queue services, then dated back to when they would have happened."""
+    from reviewapp.services.decisions import case_decide
+    from reviewapp.services.queue import case_claim_next, case_escalate
+
+    if Decision.objects.filter(ml_model=ml_model).exists():
+        return
+    now = timezone.now()
+    rng = random.Random(seed)  # noqa: S311 - demo data, not security
+    truth = {
+        body["external_id"]: label for body, label, _ in _build_items(spec, now=now, seed=seed)
+    }
+    reviewers = [
+        people[name]
+        for name in ("reviewer", "reviewer2", "lead")
+        if people[name].memberships.filter(team__slug=spec.team).exists()
+    ]
+    codes = ml_model.policies.get(status=PolicyStatus.ACTIVE).reason_codes
+    old = Case.objects.filter(
+        ml_model=ml_model, status=CaseStatus.QUEUED, created_at__lt=now - timedelta(days=1)
+    ).count()
+    decided_times: list[tuple[int, int, datetime, datetime, int]] = []
+    for n in range(old):
+        reviewer = reviewers[n % len(reviewers)] if rng.random() < 0.8 else reviewers[0]
+        case = case_claim_next(ml_model=ml_model, reviewer=reviewer)
+        if case is None:
+            break
+        if n % 60 == 59:  # now and then a reviewer asks a lead
+            case_escalate(
+                case=case, actor=reviewer, note="Unusual values; please take a second look."
+            )
+            continue
+        actual = truth.get(case.external_id, case.predicted_label)
+        wrong = actual != case.predicted_label
+        if wrong and rng.random() < 0.85:
+            action, final_label = "override", actual
+            reason = "wrong_label" if rng.random() < 0.7 else rng.choice(codes)
+            feedback = rng.choice(FEEDBACK_OVERRIDE)
+        elif not wrong and rng.random() < 0.03:
+            action = "override"
+            final_label = rng.choice([x for x in ml_model.labels if x != case.predicted_label])
+            reason = rng.choice(["missing_context", "policy", "data_error"])
+            feedback = "Context outside the model's inputs."
+        else:
+            action, final_label, reason = "accept", "", ""
+            feedback = rng.choice(FEEDBACK_ACCEPT)
+        helpful_draw = rng.random()
+        helpful_yes = 0.45 if action == "override" else 0.8
+        helpful = None if helpful_draw > 0.9 else helpful_draw < helpful_yes
+        decision = case_decide(
+            case=case,
+            reviewer=reviewer,
+            action=action,
+            final_label=final_label,
+            reason_code=reason,
+            feedback=feedback,
+            explanation_helpful=helpful,
+        )
+        wait = timedelta(minutes=min(rng.lognormvariate(3.4, 0.9), 600))
+        spent_ms = int(min(rng.lognormvariate(10.6, 0.6), 900_000))
+        claimed = min(case.created_at + wait, now - timedelta(minutes=5))
+        decided = claimed + timedelta(milliseconds=spent_ms)
+        decided_times.append((case.pk, decision.pk, claimed, decided, spent_ms))
+        result.decisions_created += 1
+    _date_back(decided_times)
+    waiting = case_claim_next(ml_model=ml_model, reviewer=reviewers[0])
+    if waiting is not None:  # one escalation left open for the leads
+        case_escalate(
+            case=waiting,
+            actor=reviewers[0],
+            note="Borderline values; I would like a lead to decide.",
+        )
+
+
+def _date_back(rows: list[tuple[int, int, datetime, datetime, int]]) -> None:
+    cases = {c.pk: c for c in Case.objects.filter(pk__in=[r[0] for r in rows])}
+    decisions = {d.pk: d for d in Decision.objects.filter(pk__in=[r[1] for r in rows])}
+    for case_id, decision_id, claimed, decided, spent_ms in rows:
+        case, decision = cases[case_id], decisions[decision_id]
+        case.claimed_at, case.decided_at = claimed, decided
+        decision.decided_at, decision.time_spent_ms = decided, spent_ms
+    with transaction.atomic():
+        Case.objects.bulk_update(cases.values(), ["claimed_at", "decided_at"], batch_size=500)
+        Decision.objects.bulk_update(
+            decisions.values(), ["decided_at", "time_spent_ms"], batch_size=500
+        )
+
+
+def _rollups_seed(ml_model: MLModel) -> None:
+    """Fill the dashboards' daily rollups for the demo month now, rather than waiting for the
+    periodic task (skipped when the rollup service is not there)."""
+    try:
+        from reviewapp.services.rollups import rollups_refresh
+    except ImportError:
+        return
+    today = timezone.localdate()
+    rollups_refresh(
+        days=[today - timedelta(days=n) for n in range(HISTORY_DAYS + 1)], ml_model=ml_model
+    )
+
+
+def _queue_services_available() -> str:
+    """Empty when the queue and decision services can be used, else why not."""
+    try:
+        from reviewapp.services.decisions import case_decide  # noqa: F401
+        from reviewapp.services.queue import case_claim_next, case_escalate  # noqa: F401
+    except ImportError as exc:
+        return f"queue services not available ({exc})"
+    return ""
+
+
+def demo_seed(
+    *, password: str = DEFAULT_DEMO_PASSWORD, seed: int = 20240611, scale: float = 1.0
+) -> DemoSummary:
+    """Seed (or complete) the demo data; a second run changes nothing. ``scale`` shrinks or
+    grows the number of cases per model (for quick runs)."""
+    summary = DemoSummary()
+    state = random.getstate()
+    random.seed(seed)  # routing's QA and blind samples: the same demo every time
+    try:
+        people = demo_people_seed(password=password, summary=summary)
+        summary.history_skipped_reason = _queue_services_available()
+        for offset, full_spec in enumerate(DEMO_MODELS):
+            spec = replace(full_spec, n_cases=max(20, round(full_spec.n_cases * scale)))
+            result = ModelSeedResult(slug=spec.slug)
+            ml_model = _model_seed(spec, people=people, result=result, seed=seed + 100 * offset)
+            if not summary.history_skipped_reason:
+                _history_seed(
+                    spec, ml_model=ml_model, people=people, result=result, seed=seed + 100 * offset
+                )
+            if result.cases_created or result.decisions_created:
+                _rollups_seed(ml_model)
+            summary.models.append(result)
+    finally:
+        random.setstate(state)
+    return summary

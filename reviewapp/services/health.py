@@ -1,0 +1,524 @@
+"""Model health writes: drift baselines, tripwires, and the alerts they raise and resolve.
+
+Every change is one transaction that writes its audit event (``baseline.created``,
+``tripwire.created``, ``tripwire.disabled``, ``alert.raised``, ``alert.resolved``,
+``alert.notified``). A tripwire has at most one open alert (a partial unique constraint);
+``tripwires_check`` (beat, every 10 minutes) raises an alert when a tripwire trips and
+resolves it when it clears. Notifications go out after commit from a Celery task: a JSON POST
+to the tripwire's ``notify_url`` through the webhooks SSRF guard (loopback and private
+addresses are refused unless REVIEWAPP_WEBHOOK_ALLOW_PRIVATE), and/or an email.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Min, Q
+from django.utils import timezone
+
+from reviewapp.errors import Conflict, InvalidInput, PermissionDenied
+from reviewapp.models import (
+    Alert,
+    Case,
+    CaseStatus,
+    DecisionAction,
+    DriftBaseline,
+    MLModel,
+    PolicyStatus,
+    RoutingPolicy,
+    Tripwire,
+    TripwireKind,
+    User,
+)
+from reviewapp.permissions import user_can_manage_health, user_can_manage_model
+from reviewapp.selectors.health import (
+    FEATURE_SAMPLE_CAP,
+    accuracy_report,
+    active_baseline,
+    cases_in_window,
+    current_decisions,
+    drift_report,
+    feature_distributions,
+    numeric_distribution,
+)
+from reviewapp.services.audit import audit_record
+from reviewapp.services.policies import policy_propose
+from reviewapp.services.webhooks import _post, webhook_url_check
+
+logger = logging.getLogger(__name__)
+
+MAX_BASELINE_DAYS = 366
+MIN_BASELINE_CASES = 20
+MIN_DECISIONS_FOR_RATE = 10
+
+
+# --- baselines ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def baseline_create(
+    *,
+    ml_model: MLModel,
+    actor: User,
+    window_start: datetime,
+    window_end: datetime,
+    cap: int = FEATURE_SAMPLE_CAP,
+) -> DriftBaseline:
+    """Make the cases of [window_start, window_end) the model's drift baseline (the latest
+    ``cap`` of them): confidence and per-feature distributions. Replaces the active one."""
+    if not user_can_manage_model(actor, ml_model):
+        raise PermissionDenied("Only the model's owners may pick its drift baseline.")
+    if window_end <= window_start:
+        raise InvalidInput(
+            "The baseline window must end after it starts.",
+            details={"window_end": ["Must be after the start."]},
+        )
+    if window_end - window_start > timedelta(days=MAX_BASELINE_DAYS):
+        raise InvalidInput(
+            f"A baseline window is at most {MAX_BASELINE_DAYS} days.",
+            details={"window_start": [f"At most {MAX_BASELINE_DAYS} days before the end."]},
+        )
+    rows = list(
+        cases_in_window(ml_model, start=window_start, end=window_end)
+        .order_by("-created_at", "-id")
+        .values_list("confidence", "input")[:cap]
+    )
+    if len(rows) < MIN_BASELINE_CASES:
+        raise InvalidInput(
+            f"The window holds {len(rows)} cases; a baseline needs at least {MIN_BASELINE_CASES}.",
+            details={"window_start": ["Pick a window with more cases."]},
+        )
+    confidences = [c for c, _ in rows]
+    inputs = [data for _, data in rows]
+    previous = (
+        DriftBaseline.objects.select_for_update().filter(ml_model=ml_model, is_active=True).first()
+    )
+    if previous is not None:
+        previous.is_active = False
+        previous.save(update_fields=["is_active"])
+    baseline = DriftBaseline.objects.create(
+        ml_model=ml_model,
+        window_start=window_start,
+        window_end=window_end,
+        n_cases=len(rows),
+        confidence_distribution=numeric_distribution(confidences),
+        feature_distributions=feature_distributions(ml_model, inputs),
+        created_by=actor,
+    )
+    audit_record(
+        actor=actor,
+        action="baseline.created",
+        target=baseline,
+        changes={
+            "model": ml_model.slug,
+            "window_start": window_start.isoformat(),
+            "window_end": window_end.isoformat(),
+            "n_cases": len(rows),
+            "features": sorted(baseline.feature_distributions),
+            "replaces": previous.pk if previous else None,
+        },
+    )
+    return baseline
+
+
+# --- tripwires ----------------------------------------------------------------------------
+
+KIND_LIMITS = {
+    TripwireKind.OVERRIDE_RATE_RISE: (0.0, 100.0, "percentage points"),
+    TripwireKind.FEATURE_PSI: (0.0, 10.0, "PSI"),
+    TripwireKind.CONFIDENCE_PSI: (0.0, 10.0, "PSI"),
+    TripwireKind.QUEUE_AGE: (0.0, 60 * 24 * 365, "minutes (0 = the policy's SLA)"),
+    TripwireKind.ACCURACY_DROP: (0.0, 1.0, "accuracy between 0 and 1"),
+}
+
+
+def _require_health_manager(actor: User, ml_model: MLModel, what: str) -> None:
+    if not user_can_manage_health(actor, ml_model):
+        raise PermissionDenied(f"Only managers and model owners of the team may {what}.")
+
+
+@transaction.atomic
+def tripwire_create(
+    *,
+    ml_model: MLModel,
+    actor: User,
+    kind: str,
+    threshold: float,
+    window_days: int = 7,
+    notify_url: str = "",
+    notify_email: str = "",
+) -> Tripwire:
+    """A new tripwire on the model's health (managers and model owners of the team)."""
+    _require_health_manager(actor, ml_model, "set tripwires")
+    errors: dict[str, list[str]] = {}
+    if kind not in TripwireKind.values:
+        errors["kind"] = [f"One of: {', '.join(TripwireKind.values)}."]
+    else:
+        low, high, unit = KIND_LIMITS[TripwireKind(kind)]
+        if not isinstance(threshold, int | float) or not low <= threshold <= high:
+            errors["threshold"] = [f"Between {low:g} and {high:g} ({unit})."]
+    if not isinstance(window_days, int) or not 1 <= window_days <= 90:
+        errors["window_days"] = ["A whole number of days between 1 and 90."]
+    notify_url = (notify_url or "").strip()
+    notify_email = (notify_email or "").strip()
+    if notify_url:
+        try:
+            webhook_url_check(notify_url)
+        except InvalidInput as exc:
+            errors["notify_url"] = [exc.message]
+    if notify_email and ("@" not in notify_email or len(notify_email) > 254):
+        errors["notify_email"] = ["A valid email address."]
+    if errors:
+        raise InvalidInput("The tripwire is not valid.", details=errors)
+    tripwire = Tripwire.objects.create(
+        ml_model=ml_model,
+        kind=kind,
+        threshold=float(threshold),
+        window_days=window_days,
+        notify_url=notify_url,
+        notify_email=notify_email,
+        created_by=actor,
+    )
+    audit_record(
+        actor=actor,
+        action="tripwire.created",
+        target=tripwire,
+        changes={
+            "model": ml_model.slug,
+            "kind": kind,
+            "threshold": float(threshold),
+            "window_days": window_days,
+            "notify_url": notify_url,
+            "notify_email": notify_email,
+        },
+    )
+    return tripwire
+
+
+@transaction.atomic
+def tripwire_disable(*, tripwire: Tripwire, actor: User) -> Tripwire:
+    """Switch a tripwire off; its open alert (if any) is resolved with it."""
+    tripwire = Tripwire.objects.select_for_update().select_related("ml_model").get(pk=tripwire.pk)
+    _require_health_manager(actor, tripwire.ml_model, "change tripwires")
+    if not tripwire.enabled:
+        raise Conflict("This tripwire is already disabled.")
+    tripwire.enabled = False
+    tripwire.save(update_fields=["enabled"])
+    audit_record(
+        actor=actor, action="tripwire.disabled", target=tripwire, changes={"enabled": [True, False]}
+    )
+    for alert in Alert.objects.filter(tripwire=tripwire, resolved_at__isnull=True):
+        _alert_close(alert, actor=actor, reason="tripwire disabled")
+    return tripwire
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """What a tripwire measured: the value, whether it tripped, and a sentence."""
+
+    value: float | None
+    tripped: bool
+    message: str
+
+
+def _override_rate(ml_model: MLModel, start: datetime, end: datetime) -> tuple[float | None, int]:
+    counts = current_decisions(ml_model, start=start, end=end).aggregate(
+        n=Count("id"), overridden=Count("id", filter=Q(action=DecisionAction.OVERRIDE))
+    )
+    n = counts["n"]
+    return (counts["overridden"] / n if n else None), n
+
+
+def tripwire_measure(tripwire: Tripwire, *, now: datetime | None = None) -> Measurement:
+    """Evaluate one tripwire over its window ending ``now`` (bounded queries)."""
+    now = now or timezone.now()
+    ml_model = tripwire.ml_model
+    window = timedelta(days=tripwire.window_days)
+    start = now - window
+    limit = tripwire.threshold
+    kind = tripwire.kind
+    if kind == TripwireKind.OVERRIDE_RATE_RISE:
+        current, n_now = _override_rate(ml_model, start, now)
+        before, n_before = _override_rate(ml_model, start - window, start)
+        if current is None or before is None or min(n_now, n_before) < MIN_DECISIONS_FOR_RATE:
+            return Measurement(None, False, "Not enough decisions in both windows to compare.")
+        points = (current - before) * 100
+        return Measurement(
+            points,
+            points > limit,
+            f"Override rate {current:.1%} over the last {tripwire.window_days} days, "
+            f"{points:+.1f} points against the {tripwire.window_days} days before "
+            f"(limit +{limit:g}).",
+        )
+    if kind in (TripwireKind.FEATURE_PSI, TripwireKind.CONFIDENCE_PSI):
+        baseline = active_baseline(ml_model)
+        if baseline is None:
+            return Measurement(None, False, "No drift baseline picked yet.")
+        report = drift_report(
+            ml_model,
+            start=start,
+            end=now,
+            baseline=baseline,
+            features=kind == TripwireKind.FEATURE_PSI,
+        )
+        if kind == TripwireKind.CONFIDENCE_PSI:
+            value = report.confidence.psi if report.confidence else None
+            what = "the confidence distribution"
+        else:
+            worst = report.worst_feature
+            value = worst.psi if worst else None
+            what = f"feature '{worst.name}'" if worst else "the input features"
+        if value is None:
+            return Measurement(None, False, "No cases in the window.")
+        return Measurement(
+            value,
+            value > limit,
+            f"PSI {value:.3f} on {what} over the last {tripwire.window_days} days "
+            f"(limit {limit:g}).",
+        )
+    if kind == TripwireKind.QUEUE_AGE:
+        minutes = limit
+        if minutes <= 0:
+            policy = RoutingPolicy.objects.filter(
+                ml_model=ml_model, status=PolicyStatus.ACTIVE
+            ).first()
+            minutes = policy.sla_minutes if policy else 60
+        oldest = Case.objects.filter(
+            ml_model=ml_model,
+            status__in=[CaseStatus.QUEUED, CaseStatus.ASSIGNED, CaseStatus.ESCALATED],
+        ).aggregate(oldest=Min("created_at"))["oldest"]
+        if oldest is None:
+            return Measurement(0.0, False, "Nothing is waiting.")
+        age = (now - oldest).total_seconds() / 60
+        return Measurement(
+            age,
+            age > minutes,
+            f"The oldest waiting case is {age:.0f} minutes old (SLA {minutes:g} minutes).",
+        )
+    if kind == TripwireKind.ACCURACY_DROP:
+        overall = accuracy_report(ml_model, start=start, end=now).overall
+        if overall.decided < MIN_DECISIONS_FOR_RATE:
+            return Measurement(None, False, "Not enough decisions in the window.")
+        accuracy = overall.accuracy or 0.0
+        return Measurement(
+            accuracy,
+            accuracy < limit,
+            f"Live accuracy {accuracy:.1%} over the last {tripwire.window_days} days "
+            f"({overall.decided} decisions; limit {limit:.0%}).",
+        )
+    return Measurement(None, False, f"Unknown tripwire kind '{kind}'.")
+
+
+# --- alerts -------------------------------------------------------------------------------
+
+
+def _alert_close(alert: Alert, *, actor: User | None, reason: str) -> Alert:
+    alert.resolved_at = timezone.now()
+    alert.resolved_by = actor if actor is not None and actor.is_authenticated else None
+    alert.save(update_fields=["resolved_at", "resolved_by"])
+    audit_record(
+        actor=actor,
+        action="alert.resolved",
+        target=alert,
+        changes={"model": alert.ml_model.slug, "kind": alert.kind, "reason": reason},
+    )
+    return alert
+
+
+@transaction.atomic
+def alert_resolve(*, alert: Alert, actor: User, note: str = "") -> Alert:
+    """Resolve an open alert by hand (managers and model owners of the team)."""
+    alert = Alert.objects.select_for_update().select_related("ml_model").get(pk=alert.pk)
+    _require_health_manager(actor, alert.ml_model, "resolve alerts")
+    if alert.resolved_at is not None:
+        raise Conflict("This alert is already resolved.")
+    return _alert_close(alert, actor=actor, reason=note.strip()[:500] or "resolved by hand")
+
+
+def alert_raise(*, tripwire: Tripwire, measurement: Measurement) -> Alert | None:
+    """Open an alert for a tripped tripwire unless one is open already (None then)."""
+    try:
+        with transaction.atomic():
+            if Alert.objects.filter(tripwire=tripwire, resolved_at__isnull=True).exists():
+                return None
+            alert = Alert.objects.create(
+                ml_model=tripwire.ml_model,
+                tripwire=tripwire,
+                kind=tripwire.kind,
+                message=measurement.message[:500],
+                value=measurement.value,
+                threshold=tripwire.threshold,
+            )
+            audit_record(
+                actor=None,
+                action="alert.raised",
+                target=alert,
+                changes={
+                    "model": tripwire.ml_model.slug,
+                    "tripwire": tripwire.pk,
+                    "kind": tripwire.kind,
+                    "value": measurement.value,
+                    "threshold": tripwire.threshold,
+                    "message": alert.message,
+                },
+            )
+            if tripwire.notify_url or tripwire.notify_email:
+                alert_id = alert.pk
+                transaction.on_commit(lambda: _notify_later(alert_id))
+    except IntegrityError:
+        # A concurrent check opened the alert first: one open alert per tripwire.
+        return None
+    return alert
+
+
+def _notify_later(alert_id: int) -> None:
+    from reviewapp.tasks.health import alert_notify_task
+
+    alert_notify_task.delay(alert_id=alert_id)
+
+
+def tripwires_check(*, now: datetime | None = None) -> dict[str, int]:
+    """Evaluate every enabled tripwire: raise alerts for those that trip, resolve the open
+    alerts of those that cleared. Returns counts."""
+    now = now or timezone.now()
+    counts = {"checked": 0, "raised": 0, "resolved": 0, "errors": 0}
+    open_by_tripwire = {
+        a.tripwire_id: a
+        for a in Alert.objects.filter(
+            resolved_at__isnull=True, tripwire__enabled=True
+        ).select_related("ml_model")
+    }
+    for tripwire in Tripwire.objects.filter(enabled=True).select_related("ml_model"):
+        counts["checked"] += 1
+        try:
+            measurement = tripwire_measure(tripwire, now=now)
+        except Exception:
+            logger.exception("tripwire %s could not be measured", tripwire.pk)
+            counts["errors"] += 1
+            continue
+        open_alert = open_by_tripwire.get(tripwire.pk)
+        if measurement.tripped and open_alert is None:
+            if alert_raise(tripwire=tripwire, measurement=measurement) is not None:
+                counts["raised"] += 1
+        elif not measurement.tripped and open_alert is not None and measurement.value is not None:
+            with transaction.atomic():
+                locked = (
+                    Alert.objects.select_for_update()
+                    .select_related("ml_model")
+                    .filter(pk=open_alert.pk, resolved_at__isnull=True)
+                    .first()
+                )
+                if locked is not None:
+                    _alert_close(locked, actor=None, reason="cleared: " + measurement.message)
+                    counts["resolved"] += 1
+    return counts
+
+
+def alert_payload(alert: Alert) -> dict:
+    return {
+        "event": "alert.raised",
+        "alert_id": alert.pk,
+        "model": alert.ml_model.slug,
+        "kind": alert.kind,
+        "message": alert.message,
+        "value": alert.value,
+        "threshold": alert.threshold,
+        "raised_at": alert.raised_at.isoformat(),
+        "resolved_at": alert.resolved_at.isoformat() if alert.resolved_at else None,
+    }
+
+
+def alert_notify(*, alert_id: int) -> dict[str, str]:
+    """Send an alert's webhook and/or email; each outcome is audited (alert.notified)."""
+    alert = Alert.objects.select_related("ml_model", "tripwire").filter(pk=alert_id).first()
+    if alert is None or alert.tripwire is None:
+        return {}
+    tripwire = alert.tripwire
+    outcomes: dict[str, str] = {}
+    if tripwire.notify_url:
+        outcomes["webhook"] = _webhook_send(alert, tripwire.notify_url)
+    if tripwire.notify_email:
+        try:
+            send_mail(
+                subject=f"[reviewapp] {alert.ml_model.slug}: {alert.get_kind_display()}",
+                message=alert.message,
+                from_email=None,
+                recipient_list=[tripwire.notify_email],
+            )
+            outcomes["email"] = "sent"
+        except Exception as exc:
+            logger.warning("alert %s email failed: %s", alert.pk, exc)
+            outcomes["email"] = f"failed: {exc.__class__.__name__}"
+    with transaction.atomic():
+        audit_record(
+            actor=None,
+            action="alert.notified",
+            target=alert,
+            changes={
+                "webhook": outcomes.get("webhook", ""),
+                "email": outcomes.get("email", ""),
+                "notify_url": tripwire.notify_url,
+                "notify_email": tripwire.notify_email,
+            },
+        )
+    return outcomes
+
+
+def _webhook_send(alert: Alert, url: str) -> str:
+    try:
+        checked = webhook_url_check(url)
+    except InvalidInput as exc:
+        return f"refused: {exc.message}"
+    body = json.dumps(alert_payload(alert), separators=(",", ":")).encode()
+    outcome = _post(
+        checked=checked,
+        body=body,
+        headers={
+            "Content-Type": "application/json",
+            "User-Agent": "reviewapp-alerts/1",
+            "X-Reviewapp-Event": "alert.raised",
+        },
+    )
+    if outcome.error:
+        return f"failed: {outcome.error}"[:500]
+    return f"delivered: HTTP {outcome.status_code}"
+
+
+# --- calibration -> policy proposal ------------------------------------------------------
+
+
+def threshold_propose(
+    *, ml_model: MLModel, proposer: User, threshold: float, note: str = ""
+) -> RoutingPolicy:
+    """Turn a calibration recommendation into a routing-policy proposal (four eyes: it takes
+    effect once a manager approves it; policy_propose audits it)."""
+    if not isinstance(threshold, int | float) or not 0 <= threshold <= 1:
+        raise InvalidInput(
+            "The threshold must be between 0 and 1.",
+            details={"threshold": ["Between 0 and 1."]},
+        )
+    return policy_propose(
+        ml_model=ml_model,
+        proposer=proposer,
+        changes={"review_threshold": round(float(threshold), 4)},
+        note=note or f"From threshold calibration (model health page), {timezone.now():%Y-%m-%d}.",
+    )
+
+
+__all__ = [
+    "Measurement",
+    "alert_notify",
+    "alert_raise",
+    "alert_resolve",
+    "baseline_create",
+    "threshold_propose",
+    "tripwire_create",
+    "tripwire_disable",
+    "tripwire_measure",
+    "tripwires_check",
+]

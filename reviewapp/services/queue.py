@@ -1,0 +1,509 @@
+"""The review queue: claiming cases under a lease, renewing, releasing, reassigning and
+escalating claims, and the periodic jobs that expire leases, escalate cases past their SLA
+and expire cases past their availability lifetime.
+
+Claims on PostgreSQL are one small transaction that picks the next waiting case with
+``SELECT ... FOR UPDATE SKIP LOCKED`` over the partial index ``case_queue_idx`` (so
+concurrent reviewers never wait on one another and never get the same case); on SQLite,
+which has no SKIP LOCKED, the same function picks a candidate and takes it with a
+conditional ``UPDATE ... WHERE status='queued'``, retrying when another claimant won.
+Every transition is one transaction that also writes its audit event, with the
+before/after of the fields it changed (``{"field": [before, after]}``).
+"""
+
+import functools
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import ParamSpec, TypeVar
+
+from django.db import connection, transaction
+from django.db.models import Case as Case_
+from django.db.models import Q, QuerySet, When
+from django.utils import timezone
+
+from reviewapp.errors import Conflict, InvalidInput
+from reviewapp.models import Case, CaseStatus, EscalationSource, MLModel, Role, User
+from reviewapp.permissions import user_can_lead, user_can_review
+from reviewapp.services.access import require
+from reviewapp.services.audit import audit_event_build, audit_record, audit_record_many
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+CLAIM_RETRIES = 5
+BATCH_SIZE = 500
+MAX_BATCHES = 20  # a periodic run handles at most BATCH_SIZE * MAX_BATCHES cases
+
+CLAIM_FIELDS = ("status", "assigned_to_id", "claimed_at", "lease_expires_at")
+HELD_FIELDS = ("id", "status", "assigned_to_id", "claimed_at", "lease_expires_at", "escalated_at")
+SERVED_FIELDS = (
+    *(f.name for f in Case._meta.concrete_fields),
+    "policy__lease_minutes",
+    "model_version__version",
+)
+
+
+class Refused(Exception):
+    """Raised inside a service transaction when a permission check fails; the decorator
+    ``refusals_audited`` lets the transaction roll back, then records the denial in its own
+    transaction (so it is not rolled back with the refused change) and raises 403."""
+
+    def __init__(self, *, user: User, action: str, case: Case) -> None:
+        super().__init__(action)
+        self.user, self.action, self.case_id = user, action, case.pk
+
+
+def refusals_audited(fn: Callable[P, R]) -> Callable[P, R]:
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except Refused as refused:
+            require(
+                False,
+                user=refused.user,
+                action=refused.action,
+                target_type="case",
+                target_id=str(refused.case_id),
+            )
+            raise  # not reached: require raised PermissionDenied
+
+    return wrapper
+
+
+def check(allowed: bool, *, user: User, action: str, case: Case) -> None:
+    if not allowed:
+        raise Refused(user=user, action=action, case=case)
+
+
+def _iso(value: object) -> object:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _snapshot(case: Case, fields: Iterable[str]) -> dict[str, object]:
+    return {name: getattr(case, name) for name in fields}
+
+
+def _changes(before: dict[str, object], case: Case) -> dict[str, list]:
+    """``{"field": [before, after]}`` for the fields that changed."""
+    changes = {}
+    for name, old in before.items():
+        new = getattr(case, name)
+        if old != new:
+            changes[name.removesuffix("_id")] = [_iso(old), _iso(new)]
+    return changes
+
+
+def _skip_locked() -> bool:
+    return connection.features.has_select_for_update_skip_locked
+
+
+def _lock_case(case: Case) -> Case:
+    """Re-read the case under a row lock (PostgreSQL) inside the caller's transaction."""
+    return (
+        Case.objects.select_for_update(of=("self",))
+        .select_related("ml_model", "policy")
+        .get(pk=case.pk)
+    )
+
+
+def _waiting_status_after_claim(case: Case) -> str:
+    """Where a claimed case goes back to when its claim ends without a decision."""
+    return CaseStatus.ESCALATED if case.escalated_at else CaseStatus.QUEUED
+
+
+def _clear_claim(case: Case) -> None:
+    case.assigned_to = None
+    case.claimed_at = None
+    case.lease_expires_at = None
+
+
+def _lease_for(case: Case, now: datetime) -> datetime:
+    return now + timedelta(minutes=case.policy.lease_minutes)
+
+
+def _is_live_claim(case: Case, user: User, now: datetime) -> bool:
+    return (
+        case.status == CaseStatus.ASSIGNED
+        and case.assigned_to_id == user.pk
+        and case.lease_expires_at is not None
+        and case.lease_expires_at > now
+    )
+
+
+# --- claiming ---------------------------------------------------------------------------
+
+
+def _waiting(ml_model: MLModel, *, escalated: bool) -> QuerySet[Case]:
+    """The model's queue (or its leads' escalated queue) in serving order, matching the
+    partial indexes case_queue_idx / case_escalated_idx."""
+    if escalated:
+        return Case.objects.filter(ml_model=ml_model, status=CaseStatus.ESCALATED).order_by(
+            "-priority", "escalated_at", "id"
+        )
+    return Case.objects.filter(ml_model=ml_model, status=CaseStatus.QUEUED).order_by(
+        "-priority", "created_at", "id"
+    )
+
+
+def _take(case: Case, *, reviewer: User, now: datetime, from_status: str) -> Case:
+    before = _snapshot(case, CLAIM_FIELDS)
+    case.status = CaseStatus.ASSIGNED
+    case.assigned_to = reviewer
+    case.claimed_at = now
+    case.lease_expires_at = _lease_for(case, now)
+    audit_record(
+        actor=reviewer,
+        action="case.claimed",
+        target_type="case",
+        target_id=str(case.pk),
+        changes={**_changes(before, case), "from": from_status},
+    )
+    return case
+
+
+def _served(qs: QuerySet[Case]) -> QuerySet[Case]:
+    """A claimed case as served to the reviewer: every case field, the version's name and
+    the policy's lease length (selecting only those keeps the hot query cheap to compile)."""
+    return qs.select_related("policy", "model_version").only(*SERVED_FIELDS)
+
+
+def _claim_from(qs: QuerySet[Case], *, reviewer: User, now: datetime, status: str) -> Case | None:
+    """Take the first case of ``qs`` (which is filtered on ``status``) or None when empty."""
+    qs = _served(qs)
+    if _skip_locked():
+        case = qs.select_for_update(skip_locked=True, of=("self",)).first()
+        if case is None:
+            return None
+        _take(case, reviewer=reviewer, now=now, from_status=status)
+        Case.objects.filter(pk=case.pk).update(
+            status=case.status,
+            assigned_to=reviewer,
+            claimed_at=now,
+            lease_expires_at=case.lease_expires_at,
+        )
+        return case
+    for _attempt in range(CLAIM_RETRIES):
+        case = qs.first()
+        if case is None:
+            return None
+        lease = _lease_for(case, now)
+        taken = Case.objects.filter(pk=case.pk, status=status).update(
+            status=CaseStatus.ASSIGNED, assigned_to=reviewer, claimed_at=now, lease_expires_at=lease
+        )
+        if taken:
+            return _take(case, reviewer=reviewer, now=now, from_status=status)
+    return None
+
+
+def _serialise_per_reviewer(*, reviewer: User, ml_model: MLModel) -> None:
+    """Two concurrent claims by one reviewer on one model must not both lease a case: on
+    PostgreSQL they queue on a transaction-scoped advisory lock (SQLite serialises writers)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)",
+                [(reviewer.pk % 2**31), (ml_model.pk % 2**31) | 0x40000000],
+            )
+
+
+def case_claim_next(*, ml_model: MLModel, reviewer: User) -> Case | None:
+    """Lease the next case of the model's queue to the reviewer, or return None when nothing
+    is waiting. A reviewer holding a live claim on the model gets that case again; a lead is
+    served escalated cases first. Leases whose time ran out (the caller's own, and a few from
+    the lease index) go back to the queue first."""
+    require(
+        user_can_review(reviewer, ml_model),
+        user=reviewer,
+        action="case.claim",
+        target_type="mlmodel",
+        target_id=ml_model.slug,
+    )
+    now = timezone.now()
+    with transaction.atomic():
+        _serialise_per_reviewer(reviewer=reviewer, ml_model=ml_model)
+        held = list(
+            Case.objects.filter(status=CaseStatus.ASSIGNED, ml_model=ml_model)
+            .filter(Q(assigned_to=reviewer) | Q(lease_expires_at__lte=now))
+            .only(*HELD_FIELDS)
+            .order_by(Case_(When(assigned_to=reviewer, then=0), default=1), "lease_expires_at")[:20]
+        )
+        for case in held:
+            if _is_live_claim(case, reviewer, now):
+                return _served(Case.objects.filter(pk=case.pk)).get()
+        stale = [c for c in held if c.lease_expires_at and c.lease_expires_at <= now]
+        if stale:
+            _leases_return(stale, now=now)
+        if reviewer.role == Role.LEAD:
+            case = _claim_from(
+                _waiting(ml_model, escalated=True),
+                reviewer=reviewer,
+                now=now,
+                status=CaseStatus.ESCALATED,
+            )
+            if case is not None:
+                return case
+        return _claim_from(
+            _waiting(ml_model, escalated=False),
+            reviewer=reviewer,
+            now=now,
+            status=CaseStatus.QUEUED,
+        )
+
+
+def _leases_return(cases: list[Case], *, now: datetime) -> int:
+    """Give expired claims back (to the queue, or to the leads' queue when escalated). Each
+    case moves only if it is still the same expired claim (a conditional update)."""
+    events = []
+    for case in cases:
+        before = _snapshot(case, CLAIM_FIELDS)
+        target = _waiting_status_after_claim(case)
+        moved = Case.objects.filter(
+            pk=case.pk,
+            status=CaseStatus.ASSIGNED,
+            assigned_to_id=case.assigned_to_id,
+            lease_expires_at=case.lease_expires_at,
+        ).update(status=target, assigned_to=None, claimed_at=None, lease_expires_at=None)
+        if not moved:
+            continue
+        case.status = target
+        _clear_claim(case)
+        events.append(
+            audit_event_build(
+                actor=None,
+                action="case.lease_expired",
+                target_type="case",
+                target_id=str(case.pk),
+                changes=_changes(before, case),
+            )
+        )
+    audit_record_many(events)
+    return len(events)
+
+
+# --- transitions of a claim -------------------------------------------------------------
+
+
+@transaction.atomic
+def case_lease_renew(*, case: Case, reviewer: User) -> Case:
+    """Extend the claimant's live lease by the policy's lease length."""
+    case = _lock_case(case)
+    now = timezone.now()
+    if not _is_live_claim(case, reviewer, now):
+        raise Conflict("You hold no live claim on this case.", code="no_live_claim")
+    before = _snapshot(case, ("lease_expires_at",))
+    case.lease_expires_at = _lease_for(case, now)
+    case.save(update_fields=["lease_expires_at"])
+    audit_record(
+        actor=reviewer, action="case.lease_renewed", target=case, changes=_changes(before, case)
+    )
+    return case
+
+
+@refusals_audited
+@transaction.atomic
+def case_release(*, case: Case, actor: User) -> Case:
+    """The claimant (or a lead of the team) gives the case back: to the queue, or to the
+    leads' queue when it was escalated."""
+    case = _lock_case(case)
+    if case.status != CaseStatus.ASSIGNED:
+        raise Conflict("The case is not claimed.", code="not_claimed")
+    is_claimant = case.assigned_to_id == actor.pk and user_can_review(actor, case.ml_model)
+    check(
+        is_claimant or user_can_lead(actor, case.ml_model),
+        user=actor,
+        action="case.release",
+        case=case,
+    )
+    before = _snapshot(case, CLAIM_FIELDS)
+    case.status = _waiting_status_after_claim(case)
+    _clear_claim(case)
+    case.save(update_fields=["status", *CLAIM_FIELDS[1:]])
+    audit_record(actor=actor, action="case.released", target=case, changes=_changes(before, case))
+    return case
+
+
+@refusals_audited
+@transaction.atomic
+def claim_reassign(*, case: Case, lead: User, to_user: User) -> Case:
+    """A lead hands a claimed (or waiting) case to another reviewer or lead of the team,
+    with a fresh lease."""
+    case = _lock_case(case)
+    check(user_can_lead(lead, case.ml_model), user=lead, action="case.reassign", case=case)
+    if not user_can_review(to_user, case.ml_model):
+        raise InvalidInput(
+            f"{to_user.get_username()} is not a reviewer or lead of this model's team.",
+            details={"to": ["Not a reviewer or lead of this team."]},
+        )
+    if case.escalated_at and to_user.role != Role.LEAD:
+        raise InvalidInput(
+            "An escalated case can only go to a lead.", details={"to": ["Must be a lead."]}
+        )
+    if case.status not in (CaseStatus.ASSIGNED, CaseStatus.QUEUED, CaseStatus.ESCALATED):
+        raise Conflict(f"A {case.status} case cannot be reassigned.", code="not_claimable")
+    now = timezone.now()
+    before = _snapshot(case, CLAIM_FIELDS)
+    case.status = CaseStatus.ASSIGNED
+    case.assigned_to = to_user
+    case.claimed_at = now
+    case.lease_expires_at = _lease_for(case, now)
+    case.save(update_fields=list(CLAIM_FIELDS))
+    audit_record(actor=lead, action="case.reassigned", target=case, changes=_changes(before, case))
+    return case
+
+
+@refusals_audited
+@transaction.atomic
+def case_escalate(*, case: Case, actor: User, note: str) -> Case:
+    """The claimant hands the case to the team's leads, with a note saying why."""
+    note = (note or "").strip()
+    if not note:
+        raise InvalidInput("Say why you escalate.", details={"note": ["Required."]})
+    case = _lock_case(case)
+    check(user_can_review(actor, case.ml_model), user=actor, action="case.escalate", case=case)
+    if not _is_live_claim(case, actor, timezone.now()):
+        raise Conflict("You hold no live claim on this case.", code="no_live_claim")
+    before = _snapshot(case, (*CLAIM_FIELDS, "escalated_at", "escalation_source"))
+    case.status = CaseStatus.ESCALATED
+    _clear_claim(case)
+    case.escalated_at = timezone.now()
+    case.escalation_source = EscalationSource.REVIEWER
+    case.escalation_note = note[:5000]
+    case.save(
+        update_fields=[
+            "status",
+            *CLAIM_FIELDS[1:],
+            "escalated_at",
+            "escalation_source",
+            "escalation_note",
+        ]
+    )
+    audit_record(
+        actor=actor,
+        action="case.escalated",
+        target=case,
+        changes={**_changes(before, case), "note": case.escalation_note},
+    )
+    return case
+
+
+# --- periodic jobs ----------------------------------------------------------------------
+
+
+def _locked_batch(qs: QuerySet[Case]) -> list[Case]:
+    if _skip_locked():
+        qs = qs.select_for_update(skip_locked=True, of=("self",))
+    return list(qs[:BATCH_SIZE])
+
+
+def leases_expire() -> int:
+    """Return every claim whose lease ran out to its queue. Returns how many moved."""
+    total = 0
+    for _batch in range(MAX_BATCHES):
+        now = timezone.now()
+        with transaction.atomic():
+            cases = _locked_batch(
+                Case.objects.filter(status=CaseStatus.ASSIGNED, lease_expires_at__lte=now).order_by(
+                    "lease_expires_at"
+                )
+            )
+            if not cases:
+                break
+            total += _leases_return(cases, now=now)
+        if len(cases) < BATCH_SIZE:
+            break
+    return total
+
+
+def cases_escalate_overdue() -> int:
+    """Escalate queued or claimed cases past their SLA to the leads (source "sla"). Cases
+    that a lead already holds after an escalation are left alone."""
+    total = 0
+    for _batch in range(MAX_BATCHES):
+        now = timezone.now()
+        with transaction.atomic():
+            cases = _locked_batch(
+                Case.objects.filter(
+                    status__in=(CaseStatus.QUEUED, CaseStatus.ASSIGNED),
+                    sla_due_at__lte=now,
+                    escalated_at__isnull=True,
+                ).order_by("sla_due_at", "id")
+            )
+            if not cases:
+                break
+            events = []
+            for case in cases:
+                before = _snapshot(case, (*CLAIM_FIELDS, "escalated_at", "escalation_source"))
+                case.status = CaseStatus.ESCALATED
+                _clear_claim(case)
+                case.escalated_at = now
+                case.escalation_source = EscalationSource.SLA
+                events.append(
+                    audit_event_build(
+                        actor=None,
+                        action="case.escalated",
+                        target_type="case",
+                        target_id=str(case.pk),
+                        changes=_changes(before, case),
+                    )
+                )
+            Case.objects.filter(pk__in=[c.pk for c in cases]).update(
+                status=CaseStatus.ESCALATED,
+                assigned_to=None,
+                claimed_at=None,
+                lease_expires_at=None,
+                escalated_at=now,
+                escalation_source=EscalationSource.SLA,
+            )
+            audit_record_many(events)
+            total += len(cases)
+        if len(cases) < BATCH_SIZE:
+            break
+    return total
+
+
+def cases_expire() -> int:
+    """Expire queued or escalated cases past their availability lifetime and record the
+    policy's fallback: ``apply_model`` (the model's label stands), ``reject`` or ``hold``."""
+    total = 0
+    for _batch in range(MAX_BATCHES):
+        now = timezone.now()
+        with transaction.atomic():
+            cases = _locked_batch(
+                Case.objects.filter(
+                    status__in=(CaseStatus.QUEUED, CaseStatus.ESCALATED), expires_at__lte=now
+                )
+                .select_related("policy")
+                .order_by("expires_at", "id")
+            )
+            if not cases:
+                break
+            by_fallback: dict[str, list[int]] = {}
+            events = []
+            for case in cases:
+                before = _snapshot(case, ("status", "expired_at", "fallback_applied"))
+                case.status = CaseStatus.EXPIRED
+                case.expired_at = now
+                case.fallback_applied = case.policy.fallback_action
+                by_fallback.setdefault(case.fallback_applied, []).append(case.pk)
+                changes = _changes(before, case)
+                if case.fallback_applied == "apply_model":
+                    changes["final_label"] = [None, case.predicted_label]
+                events.append(
+                    audit_event_build(
+                        actor=None,
+                        action="case.expired",
+                        target_type="case",
+                        target_id=str(case.pk),
+                        changes=changes,
+                    )
+                )
+            for fallback, ids in by_fallback.items():
+                Case.objects.filter(pk__in=ids).update(
+                    status=CaseStatus.EXPIRED, expired_at=now, fallback_applied=fallback
+                )
+            audit_record_many(events)
+            total += len(cases)
+        if len(cases) < BATCH_SIZE:
+            break
+    return total

@@ -1,0 +1,122 @@
+"""seed_demo: real trained models, explanations with numeric weights, idempotent."""
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.test import override_settings
+
+from reviewapp.models import (
+    ApiToken,
+    AuditEvent,
+    Case,
+    CaseStatus,
+    Decision,
+    MLModel,
+    ModelVersion,
+    PolicyStatus,
+    Role,
+    RoutingPolicy,
+    Team,
+    User,
+)
+from reviewapp.services.demo import DEFAULT_DEMO_PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+COUNTED = (Team, User, MLModel, ModelVersion, RoutingPolicy, Case, Decision, ApiToken, AuditEvent)
+
+
+def _counts() -> dict[str, int]:
+    return {model.__name__: model.objects.count() for model in COUNTED}
+
+
+def _seed(*args: str) -> str:
+    out = StringIO()
+    call_command("seed_demo", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_seed_demo_twice_changes_nothing():
+    """A second run creates, duplicates and audits nothing."""
+    _seed("--scale", "0.1")
+    before = _counts()
+    output = _seed("--scale", "0.1")
+    assert _counts() == before
+    assert "new: none (all present)" in output
+
+
+def test_seed_demo_hides_secrets_unless_embedded():
+    """Outside the embedded mode neither the password nor a token is printed."""
+    output = _seed("--scale", "0.1")
+    assert DEFAULT_DEMO_PASSWORD not in output
+    assert "rva_" not in output
+
+
+@override_settings(REVIEWAPP_SHOW_DEMO_PASSWORDS=True)
+def test_seed_demo_prints_secrets_in_embedded_mode():
+    """In the embedded mode the password and the new service account tokens are shown."""
+    output = _seed("--scale", "0.1")
+    assert DEFAULT_DEMO_PASSWORD in output
+    assert output.count("rva_") == 2
+
+
+def test_seed_demo_builds_a_realistic_world():
+    """Full seed: people per role, two real models with linear explanations, a four-eyes
+    policy, and a month of decisions with overrides."""
+    _seed()
+    roles = dict(User.objects.exclude(role=Role.SERVICE_ACCOUNT).values_list("username", "role"))
+    assert roles == {
+        "reviewer": Role.REVIEWER,
+        "reviewer2": Role.REVIEWER,
+        "lead": Role.LEAD,
+        "manager": Role.MANAGER,
+        "owner": Role.MODEL_OWNER,
+        "auditor": Role.AUDITOR,
+        "admin": Role.ADMIN,
+    }
+    assert User.objects.get(username="lead").check_password(DEFAULT_DEMO_PASSWORD)
+    assert set(Team.objects.values_list("slug", flat=True)) == {
+        "clinical-triage",
+        "trade-compliance",
+    }
+    for slug, labels in (
+        ("tumour-triage", ["malignant", "benign"]),
+        ("wine-provenance", ["barolo", "grignolino", "barbera"]),
+    ):
+        ml_model = MLModel.objects.get(slug=slug)
+        assert ml_model.labels == labels
+        assert ml_model.input_schema
+        cases = Case.objects.filter(ml_model=ml_model)
+        assert 300 <= cases.count() <= 600
+        assert ml_model.versions.count() == 2
+        case = cases.filter(status=CaseStatus.QUEUED).first()
+        explanation = case.explanation
+        assert explanation["method"] == "linear"
+        assert isinstance(explanation["base_value"], float)
+        weights = [c["weight"] for c in explanation["contributions"]]
+        assert 1 <= len(weights) <= 8
+        assert all(isinstance(w, float) for w in weights)
+        assert weights == sorted(weights, key=abs, reverse=True)
+        assert {c["feature"] for c in explanation["contributions"]} <= set(case.input)
+        assert abs(sum(case.scores.values()) - 1) < 1e-6
+        assert case.scores[case.predicted_label] == case.confidence
+        reasons = {r for rs in cases.values_list("routing_reasons", flat=True) for r in rs}
+        assert {"low_confidence", "always_review_label", "input_schema"} <= reasons
+        assert cases.filter(status=CaseStatus.AUTO_APPROVED).exists()
+        policy = RoutingPolicy.objects.get(ml_model=ml_model, status=PolicyStatus.ACTIVE)
+        assert (policy.review_threshold, policy.always_review_labels) == (0.9, [labels[0]])
+        assert (policy.proposed_by.username, policy.decided_by.username) == ("owner", "manager")
+    decisions = Decision.objects.all()
+    assert decisions.count() > 200
+    assert decisions.filter(action="override").exists()
+    assert not decisions.filter(action="override", reason_code="").exists()
+    assert decisions.filter(explanation_helpful=True).exists()
+    assert len({d.date() for d in decisions.values_list("decided_at", flat=True)}) > 15
+    assert set(decisions.values_list("reviewer__username", flat=True)) <= {
+        "reviewer",
+        "reviewer2",
+        "lead",
+    }
+    assert Case.objects.filter(status=CaseStatus.QUEUED).exists()
+    assert Case.objects.filter(status=CaseStatus.ESCALATED).exists()

@@ -43,7 +43,8 @@ SERVER_ENV = {
     "LOG_LEVEL": "WARNING",
 }
 
-# g = 1..n; each case gets a day offset (0..89), a label, a confidence, a version by age.
+# g = 1..n; h1..h6 are independent pseudo-random numbers of g (PostgreSQL's hashint8), so
+# that reviewers, labels, bands, days and versions mix as in real traffic.
 CASES_SQL = """
 INSERT INTO reviewapp_case (
     ml_model_id, model_version_id, policy_id, external_id, body_digest, intake_key, input,
@@ -52,25 +53,32 @@ INSERT INTO reviewapp_case (
     expires_at, escalated_at, escalation_source, escalation_note, decided_at, expired_at,
     fallback_applied)
 SELECT %(model)s,
-    CASE WHEN x.age > 60 THEN %(v1)s WHEN x.age > 20 THEN %(v2)s ELSE %(v3)s END,
+    CASE WHEN x.age > 60 THEN %(v1)s WHEN x.age > 20 THEN %(v2)s
+         WHEN x.age > 15 AND h.h1 %% 2 = 0 THEN %(v2)s ELSE %(v3)s END,
     %(policy)s, %(prefix)s || g, md5(g::text), NULL,
     jsonb_build_object('amount', (g %% 5000) + 0.5, 'country', 'DE', 'account_age_days', g %% 90),
     x.label, x.conf, NULL, NULL, '{}'::jsonb, 20,
-    %(status)s, %(reasons)s::jsonb, '', %(decided)s AND g %% 20 = 0, NULL,
+    %(status)s, %(reasons)s::jsonb, '', %(decided)s AND h.h6 %% 20 = 0, NULL,
     x.created, NULL, NULL,
-    CASE WHEN %(decided)s AND g %% 97 = 0 THEN x.created + interval '61 minutes' END,
-    CASE WHEN %(decided)s AND g %% 97 = 0 THEN 'sla' ELSE '' END, '',
+    CASE WHEN %(decided)s AND h.h6 %% 97 = 1 THEN x.created + interval '61 minutes' END,
+    CASE WHEN %(decided)s AND h.h6 %% 97 = 1 THEN 'sla' ELSE '' END, '',
     CASE WHEN %(decided)s THEN LEAST(x.created + x.ttd * interval '1 second', now()) END,
     NULL, ''
 FROM generate_series(%(start)s::bigint, %(stop)s::bigint) AS g,
 LATERAL (SELECT
-    (g * 7919) %% 90 AS age,
-    CASE WHEN g %% 5 < 3 THEN 'fraud' WHEN g %% 5 = 3 THEN 'legit' ELSE 'review' END AS label,
-    CASE WHEN %(decided)s THEN 0.30 + ((g * 37) %% 50) / 100.0
-         ELSE 0.80 + ((g * 13) %% 20) / 100.0 END AS conf,
-    now() - ((g * 7919) %% 90) * interval '1 day'
-        - ((g * 104729) %% 86000) * interval '1 second' AS created,
-    exp(2 + ((g * 31) %% 1000) / 1000.0 * 7) AS ttd
+    abs(hashint8(g * 11 + %(salt)s)) AS h1, abs(hashint8(g * 13 + %(salt)s)) AS h2,
+    abs(hashint8(g * 17 + %(salt)s)) AS h3, abs(hashint8(g * 19 + %(salt)s)) AS h4,
+    abs(hashint8(g * 23 + %(salt)s)) AS h5, abs(hashint8(g * 29 + %(salt)s)) AS h6
+) AS h,
+LATERAL (SELECT
+    h.h1 %% 90 AS age,
+    CASE WHEN h.h2 %% 5 < 3 THEN 'fraud' WHEN h.h2 %% 5 = 3 THEN 'legit' ELSE 'review' END
+        AS label,
+    CASE WHEN %(decided)s THEN 0.30 + (h.h3 %% 50) / 100.0
+         ELSE 0.80 + (h.h3 %% 20) / 100.0 END AS conf,
+    now() - (h.h1 %% 90) * interval '1 day' - (h.h4 %% 86000) * interval '1 second'
+        AS created,
+    exp(2 + (h.h5 %% 1000) / 1000.0 * 7) AS ttd
 ) AS x
 """
 
@@ -78,23 +86,26 @@ DECISIONS_SQL = """
 INSERT INTO reviewapp_decision (
     case_id, ml_model_id, reviewer_id, action, final_label, reason_code, feedback,
     explanation_helpful, time_spent_ms, was_blind, decided_at, superseded_at)
-SELECT c.id, c.ml_model_id, r.ids[1 + (c.id * 13) %% r.n],
+SELECT c.id, c.ml_model_id, r.ids[1 + k.ri],
     CASE WHEN o.over THEN 'override' ELSE 'accept' END,
     CASE WHEN o.over THEN (CASE WHEN c.predicted_label = 'fraud' THEN 'legit' ELSE 'fraud' END)
          ELSE c.predicted_label END,
     CASE WHEN o.over THEN (ARRAY['wrong_label','wrong_label','missing_context','data_error',
-                                 'policy','other'])[1 + (c.id * 7) %% 6] ELSE '' END,
+                                 'policy','other'])[1 + k.h3 %% 6] ELSE '' END,
     '',
-    CASE WHEN c.id %% 3 = 0 THEN NULL WHEN c.id %% 3 = 1 THEN true ELSE (c.id %% 7 > 1) END,
-    CASE WHEN (c.id * 13) %% r.n = 0 THEN 2000 + (c.id %% 3000)
-         ELSE 8000 + (c.id * 17) %% 90000 END,
+    CASE WHEN k.h3 %% 3 = 0 THEN NULL WHEN k.h3 %% 3 = 1 THEN true ELSE (k.h3 %% 7 > 1) END,
+    CASE WHEN k.ri = 0 THEN 2000 + k.h4 %% 3000 ELSE 8000 + k.h4 %% 90000 END,
     c.is_blind, c.decided_at, NULL
 FROM reviewapp_case c,
      (SELECT array_agg(id ORDER BY id) AS ids, count(*) AS n FROM reviewapp_user
        WHERE username LIKE 'bench-r%%') AS r,
+     LATERAL (SELECT abs(hashint8(c.id * 31 + 7)) %% r.n AS ri,
+                     abs(hashint8(c.id * 37 + 3)) %% 100 AS h2,
+                     abs(hashint8(c.id * 41 + 5)) AS h3,
+                     abs(hashint8(c.id * 43 + 9)) AS h4) AS k,
      LATERAL (SELECT CASE
-        WHEN (c.id * 13) %% r.n = 1 THEN (c.id %% 100) < 55
-        ELSE (c.id %% 100) < 12 + (8 - floor(c.confidence * 10)) * 4 END AS over) AS o
+        WHEN k.ri = 1 THEN k.h2 < 55
+        ELSE k.h2 < 12 + (8 - floor(c.confidence * 10)) * 4 END AS over) AS o
 WHERE c.ml_model_id = %(model)s AND c.status = 'decided' AND c.id BETWEEN %(lo)s AND %(hi)s
 """
 
@@ -161,6 +172,7 @@ def data_fill(n_decided: int, n_auto: int, chunk: int = 250_000) -> None:
                     {
                         **base,
                         "prefix": f"bench-{kind}-",
+                        "salt": 1 if kind == "d" else 2,
                         "status": status,
                         "reasons": reasons,
                         "decided": status == "decided",
@@ -207,6 +219,11 @@ def rollups_build() -> None:
     started = time.perf_counter()
     rollups_refresh(days=days[:2])
     log(f"beat-style refresh of today+yesterday: {time.perf_counter() - started:.2f} s")
+    from reviewapp.tasks.metrics import rollups_refresh_task
+
+    started = time.perf_counter()
+    rollups_refresh_task()
+    log(f"beat task (dirty days + refresh + warm): {time.perf_counter() - started:.2f} s")
     cache.clear()
     started = time.perf_counter()
     adoption_cache_warm(days=days)
@@ -325,7 +342,7 @@ def main() -> None:
         "page 90d": f"/dashboards/?model={MODEL_SLUG}&days=90",
         "api 30d": f"/api/v1/metrics/adoption?model={MODEL_SLUG}&days=30",
         "api 90d": f"/api/v1/metrics/adoption?model={MODEL_SLUG}&days=90",
-        "page 90d htmx v2.0.0": f"/dashboards/?model={MODEL_SLUG}&days=90&version=2.0.0",
+        "page 90d version=2.0.0": f"/dashboards/?model={MODEL_SLUG}&days=90&version=2.0.0",
     }
     results: dict[str, list[tuple[float, float]]] = {name: [] for name in urls}
     try:

@@ -45,6 +45,7 @@ ENV = {
     "REDIS_URL": "redis://127.0.0.1:6379/14",
     "DJANGO_SECURE_SSL_REDIRECT": "false",
     "LOG_LEVEL": "WARNING",
+    "PYTHONWARNINGS": "ignore::UserWarning",
 }
 
 SETUP = f"""
@@ -154,18 +155,21 @@ def start_gunicorn(port: int, workers: int, threads: int) -> subprocess.Popen:
         env=ENV,
         start_new_session=True,
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except requests.ConnectionError:
-            pass
-        if proc.poll() is not None:
-            raise SystemExit("gunicorn exited during start-up")
-        time.sleep(0.2)
-    stop_gunicorn(proc)
-    raise SystemExit("gunicorn did not answer /healthz within 60 s")
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200:
+                    return proc
+            except requests.RequestException:
+                pass
+            if proc.poll() is not None:
+                raise SystemExit("gunicorn exited during start-up")
+            time.sleep(0.2)
+        raise SystemExit("gunicorn did not answer /healthz within 60 s")
+    except BaseException:
+        stop_gunicorn(proc)
+        raise
 
 
 def stop_gunicorn(proc: subprocess.Popen) -> None:

@@ -269,6 +269,32 @@ class Client(threading.Thread):
             self.decided.append(case["id"])
 
 
+def _cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of the given processes (Linux /proc), in seconds."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _server_pids(proc: subprocess.Popen) -> tuple[list[int], list[int]]:
+    """gunicorn's workers, and the PostgreSQL backends serving the bench database."""
+    from django.db import connection
+
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            [DB_NAME],
+        )
+        backends = [row[0] for row in cursor.fetchall()]
+    return [proc.pid, *map(int, children)], backends
+
+
 def pct(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
@@ -276,20 +302,29 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
 
 
-def run_once(tokens: list[str], seconds: float, think_ms: float) -> dict:
+def run_once(tokens: list[str], seconds: float, think_ms: float, proc: subprocess.Popen) -> dict:
     from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT coalesce(max(id), 0) FROM reviewapp_decision")
         (last_decision,) = cursor.fetchone()
+    gunicorn_pids, _ = _server_pids(proc)
+    cpu_client, cpu_gunicorn = time.process_time(), _cpu_seconds(gunicorn_pids)
+    pg_before: dict[int, float] = {}
     started = time.perf_counter()
     deadline = started + seconds
     clients = [Client(t, deadline, think_ms / 1000, i) for i, t in enumerate(tokens)]
     for c in clients:
         c.start()
+    time.sleep(min(2.0, seconds / 4))
+    _, backends = _server_pids(proc)
+    pg_before = {pid: _cpu_seconds([pid]) for pid in backends}
     for c in clients:
         c.join(seconds + 60)
     elapsed = time.perf_counter() - started
+    cpu_client = time.process_time() - cpu_client
+    cpu_gunicorn = _cpu_seconds(gunicorn_pids) - cpu_gunicorn
+    cpu_pg = sum(_cpu_seconds([pid]) - before for pid, before in pg_before.items())
     decided = [cid for c in clients for cid in c.decided]
     claim_ms = [ms for c in clients for ms in c.claim_ms]
     decide_ms = [ms for c in clients for ms in c.decide_ms]
@@ -318,6 +353,12 @@ def run_once(tokens: list[str], seconds: float, think_ms: float) -> dict:
         "db_decisions": db_decisions,
         "db_distinct_cases": db_distinct,
         "cases_decided_twice": twice,
+        "cpu_ms_per_decision": {
+            "gunicorn": 1000 * cpu_gunicorn / max(1, len(decided)),
+            "postgres (backends, after warm-up)": 1000 * cpu_pg / max(1, len(decided)),
+            "bench clients": 1000 * cpu_client / max(1, len(decided)),
+        },
+        "load_avg_1m": os.getloadavg()[0],
         "errors": errors[:5],
         "n_errors": len(errors),
     }
@@ -361,7 +402,7 @@ def main() -> None:
                 f"run {n}: {args.clients} clients, {args.seconds:.0f} s, think {args.think_ms} ms,"
                 f" gunicorn {args.workers} workers x {args.threads} threads"
             )
-            r = run_once(tokens, args.seconds, args.think_ms)
+            r = run_once(tokens, args.seconds, args.think_ms, proc)
             results.append(r)
             print(
                 f"  decisions/s {r['decisions_per_s']:.1f} ({r['decisions']} decisions)  "
@@ -375,6 +416,12 @@ def main() -> None:
                 f"{r['db_decisions']} for {r['db_distinct_cases']} distinct cases; cases with "
                 f"two current decisions: {r['cases_decided_twice']}; errors: {r['n_errors']} "
                 f"{r['errors']}",
+                flush=True,
+            )
+            cpu = ", ".join(f"{k} {v:.1f}" for k, v in r["cpu_ms_per_decision"].items())
+            print(
+                f"  CPU ms per decision (claim + decide): {cpu}; 1-min load average "
+                f"{r['load_avg_1m']:.1f} on {os.cpu_count()} CPUs",
                 flush=True,
             )
             ok = (

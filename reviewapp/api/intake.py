@@ -101,7 +101,11 @@ class CaseListCreateApi(APIView):
             raise error(
                 message if field == "non_field_errors" else f"{field}: {message}", details=details
             )
-        case = with_current_decision(cases_visible_to(request.user)).get(pk=result.case_id)
+        if result.case is not None:  # just created: nothing to read back, no decision yet
+            case = result.case
+            case.current_decisions = []
+        else:
+            case = with_current_decision(cases_visible_to(request.user)).get(pk=result.case_id)
         status = 201 if result.status == "created" else 200
         return Response(case_representation(case), status=status)
 

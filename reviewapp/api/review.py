@@ -4,17 +4,23 @@ claim and reopen a decision. One class per operation; each validates, calls one 
 renders."""
 
 from django.urls import path
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_serializer,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from reviewapp.api.intake import CASE_OUT
-from reviewapp.errors import InvalidInput
+from reviewapp.errors import InvalidInput, NotFound
 from reviewapp.models import Case, DecisionAction, User
+from reviewapp.permissions import user_can_view_case
 from reviewapp.selectors.cases import case_representation, decision_representation
-from reviewapp.services.access import case_get_for_user, model_get_for_user
+from reviewapp.services.access import model_get_for_user, permission_denied_record
 from reviewapp.services.decisions import case_decide, decision_reopen
 from reviewapp.services.queue import (
     case_claim_next,
@@ -42,6 +48,26 @@ DECISION_OUT = inline_serializer(
         "decision": serializers.DictField(),
     },
 )
+
+
+def _case_for(request: Request, case_id: int, action: str) -> Case:
+    """The case a review operation acts on, fetched light (the service re-reads it under a
+    row lock): missing cases and other teams' cases answer 404 alike and refusals are
+    audited, as services.access.case_get_for_user does for full reads."""
+    case = (
+        Case.objects.select_related("ml_model")
+        .only("id", "ml_model__id", "ml_model__team_id", "ml_model__slug")
+        .filter(pk=case_id)
+        .first()
+    )
+    if case is None:
+        raise NotFound("No such case.")
+    if not user_can_view_case(request.user, case):
+        permission_denied_record(
+            user=request.user, action=action, target_type="case", target_id=str(case_id)
+        )
+        raise NotFound("No such case.")
+    return case
 
 
 def _claim_state(case: Case) -> dict:
@@ -74,6 +100,7 @@ class QueueClaimApi(APIView):
 
 
 class CaseDecideApi(APIView):
+    @extend_schema_serializer(component_name="DecisionInput")
     class InputSerializer(serializers.Serializer):
         action = serializers.ChoiceField(choices=DecisionAction.choices)
         final_label = serializers.CharField(required=False, allow_blank=True, max_length=200)
@@ -89,7 +116,7 @@ class CaseDecideApi(APIView):
     def post(self, request: Request, case_id: int) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        case = case_get_for_user(user=request.user, case_id=case_id, action="case.decide")
+        case = _case_for(request, case_id, "case.decide")
         decision = case_decide(case=case, reviewer=request.user, **data.validated_data)
         return Response(
             {
@@ -107,11 +134,12 @@ class CaseReleaseApi(APIView):
         summary="Give a claimed case back (claimant, or a lead of the team)",
     )
     def post(self, request: Request, case_id: int) -> Response:
-        case = case_get_for_user(user=request.user, case_id=case_id, action="case.release")
+        case = _case_for(request, case_id, "case.release")
         return Response(_claim_state(case_release(case=case, actor=request.user)))
 
 
 class CaseEscalateApi(APIView):
+    @extend_schema_serializer(component_name="EscalateInput")
     class InputSerializer(serializers.Serializer):
         note = serializers.CharField(max_length=5000)
 
@@ -123,7 +151,7 @@ class CaseEscalateApi(APIView):
     def post(self, request: Request, case_id: int) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        case = case_get_for_user(user=request.user, case_id=case_id, action="case.escalate")
+        case = _case_for(request, case_id, "case.escalate")
         case = case_escalate(case=case, actor=request.user, note=data.validated_data["note"])
         return Response(_claim_state(case))
 
@@ -135,13 +163,14 @@ class CaseRenewApi(APIView):
         summary="Extend your live lease on a case by the policy's lease length",
     )
     def post(self, request: Request, case_id: int) -> Response:
-        case = case_get_for_user(user=request.user, case_id=case_id, action="case.renew")
+        case = _case_for(request, case_id, "case.renew")
         case = case_lease_renew(case=case, reviewer=request.user)
         case.assigned_to = request.user
         return Response(_claim_state(case))
 
 
 class CaseReassignApi(APIView):
+    @extend_schema_serializer(component_name="ReassignInput")
     class InputSerializer(serializers.Serializer):
         to = serializers.CharField(max_length=150)
 
@@ -153,7 +182,7 @@ class CaseReassignApi(APIView):
     def post(self, request: Request, case_id: int) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        case = case_get_for_user(user=request.user, case_id=case_id, action="case.reassign")
+        case = _case_for(request, case_id, "case.reassign")
         to_user = User.objects.filter(username=data.validated_data["to"]).first()
         if to_user is None:
             raise InvalidInput("No such user.", details={"to": ["No such user."]})
@@ -162,6 +191,7 @@ class CaseReassignApi(APIView):
 
 
 class CaseReopenApi(APIView):
+    @extend_schema_serializer(component_name="ReopenInput")
     class InputSerializer(serializers.Serializer):
         note = serializers.CharField(max_length=5000)
 
@@ -173,7 +203,7 @@ class CaseReopenApi(APIView):
     def post(self, request: Request, case_id: int) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        case = case_get_for_user(user=request.user, case_id=case_id, action="case.reopen")
+        case = _case_for(request, case_id, "case.reopen")
         case = decision_reopen(case=case, lead=request.user, note=data.validated_data["note"])
         return Response(_claim_state(case))
 

@@ -2,9 +2,11 @@
 escalating claims, and the periodic jobs that expire leases, escalate cases past their SLA
 and expire cases past their availability lifetime.
 
-Claims on PostgreSQL are one small transaction that picks the next waiting case with
-``SELECT ... FOR UPDATE SKIP LOCKED`` over the partial index ``case_queue_idx`` (so
-concurrent reviewers never wait on one another and never get the same case); on SQLite,
+Claims on PostgreSQL are one small transaction whose pick is a single
+``UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING`` walking the partial
+index ``case_queue_idx`` (so concurrent reviewers never wait on one another and never get
+the same case), after a per-reviewer advisory lock that keeps one live claim per reviewer
+and model even under double clicks; on SQLite,
 which has no SKIP LOCKED, the same function picks a candidate and takes it with a
 conditional ``UPDATE ... WHERE status='queued'``, retrying when another claimant won.
 Every transition is one transaction that also writes its audit event, with the
@@ -22,7 +24,15 @@ from django.db.models import Q, QuerySet, When
 from django.utils import timezone
 
 from reviewapp.errors import Conflict, InvalidInput
-from reviewapp.models import Case, CaseStatus, EscalationSource, MLModel, Role, User
+from reviewapp.models import (
+    Case,
+    CaseStatus,
+    EscalationSource,
+    MLModel,
+    ModelVersion,
+    Role,
+    User,
+)
 from reviewapp.permissions import user_can_lead, user_can_review
 from reviewapp.services.access import require
 from reviewapp.services.audit import audit_event_build, audit_record, audit_record_many
@@ -146,12 +156,10 @@ def _waiting(ml_model: MLModel, *, escalated: bool) -> QuerySet[Case]:
     )
 
 
-def _take(case: Case, *, reviewer: User, now: datetime, from_status: str) -> Case:
-    before = _snapshot(case, CLAIM_FIELDS)
-    case.status = CaseStatus.ASSIGNED
-    case.assigned_to = reviewer
-    case.claimed_at = now
-    case.lease_expires_at = _lease_for(case, now)
+def _claim_audit(case: Case, *, reviewer: User, from_status: str) -> None:
+    """The claim's audit event (the claim fields were all empty while the case waited)."""
+    before = dict.fromkeys(CLAIM_FIELDS)
+    before["status"] = from_status
     audit_record(
         actor=reviewer,
         action="case.claimed",
@@ -159,6 +167,14 @@ def _take(case: Case, *, reviewer: User, now: datetime, from_status: str) -> Cas
         target_id=str(case.pk),
         changes={**_changes(before, case), "from": from_status},
     )
+
+
+def _take(case: Case, *, reviewer: User, now: datetime, from_status: str) -> Case:
+    case.status = CaseStatus.ASSIGNED
+    case.assigned_to = reviewer
+    case.claimed_at = now
+    case.lease_expires_at = _lease_for(case, now)
+    _claim_audit(case, reviewer=reviewer, from_status=from_status)
     return case
 
 
@@ -168,21 +184,54 @@ def _served(qs: QuerySet[Case]) -> QuerySet[Case]:
     return qs.select_related("policy", "model_version").only(*SERVED_FIELDS)
 
 
-def _claim_from(qs: QuerySet[Case], *, reviewer: User, now: datetime, status: str) -> Case | None:
-    """Take the first case of ``qs`` (which is filtered on ``status``) or None when empty."""
-    qs = _served(qs)
-    if _skip_locked():
-        case = qs.select_for_update(skip_locked=True, of=("self",)).first()
-        if case is None:
-            return None
-        _take(case, reviewer=reviewer, now=now, from_status=status)
-        Case.objects.filter(pk=case.pk).update(
-            status=case.status,
-            assigned_to=reviewer,
-            claimed_at=now,
-            lease_expires_at=case.lease_expires_at,
+# PostgreSQL: pick and lease in one statement (Procrastinate's shape): the subquery walks the
+# partial index (case_queue_idx or case_escalated_idx) and skips rows other claimants hold;
+# the lease length comes from the case's policy, the version name for the response body.
+_PICK_SQL = """
+WITH picked AS (
+    UPDATE reviewapp_case AS c
+       SET status = 'assigned', assigned_to_id = %(reviewer)s, claimed_at = %(now)s,
+           lease_expires_at = %(now)s + make_interval(mins => p.lease_minutes)
+      FROM reviewapp_routingpolicy AS p
+     WHERE c.id = (SELECT id FROM reviewapp_case
+                    WHERE ml_model_id = %(model)s AND status = %(status)s
+                    ORDER BY priority DESC, {age} ASC, id ASC
+                    LIMIT 1
+                    FOR UPDATE SKIP LOCKED)
+       AND p.id = c.policy_id
+ RETURNING c.*
+)
+SELECT picked.*, v.version AS model_version_name
+  FROM picked JOIN reviewapp_modelversion AS v ON v.id = picked.model_version_id
+"""
+_PICK_SQL_BY_STATUS = {
+    CaseStatus.QUEUED: _PICK_SQL.format(age="created_at"),
+    CaseStatus.ESCALATED: _PICK_SQL.format(age="escalated_at"),
+}
+
+
+def _claim_from(*, ml_model: MLModel, reviewer: User, now: datetime, status: str) -> Case | None:
+    """Take the first of the model's cases in ``status`` (queued, or escalated for leads) in
+    serving order, or None when there is none."""
+    if connection.vendor == "postgresql":
+        rows = list(
+            Case.objects.raw(
+                _PICK_SQL_BY_STATUS[status],
+                {"reviewer": reviewer.pk, "now": now, "model": ml_model.pk, "status": status},
+            )
         )
+        if not rows:
+            return None
+        case = rows[0]
+        case.model_version = ModelVersion(
+            pk=case.model_version_id,
+            ml_model_id=case.ml_model_id,
+            version=case.model_version_name,
+        )
+        case.assigned_to = reviewer
+        _claim_audit(case, reviewer=reviewer, from_status=status)
         return case
+    qs = _served(_waiting(ml_model, escalated=status == CaseStatus.ESCALATED))
     for _attempt in range(CLAIM_RETRIES):
         case = qs.first()
         if case is None:
@@ -236,7 +285,7 @@ def case_claim_next(*, ml_model: MLModel, reviewer: User) -> Case | None:
             _leases_return(stale, now=now)
         if reviewer.role == Role.LEAD:
             case = _claim_from(
-                _waiting(ml_model, escalated=True),
+                ml_model=ml_model,
                 reviewer=reviewer,
                 now=now,
                 status=CaseStatus.ESCALATED,
@@ -244,7 +293,7 @@ def case_claim_next(*, ml_model: MLModel, reviewer: User) -> Case | None:
             if case is not None:
                 return case
         return _claim_from(
-            _waiting(ml_model, escalated=False),
+            ml_model=ml_model,
             reviewer=reviewer,
             now=now,
             status=CaseStatus.QUEUED,

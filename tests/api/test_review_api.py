@@ -182,6 +182,8 @@ def test_foreign_case_is_404(ml_model, other_team, make_user):
         body = {"action": "accept", "note": "x", "to": "rita"}
         response = client.post(f"/api/v1/cases/{case_id}/{op}", body, format="json")
         assert response.status_code == 404, op
+    assert AuditEvent.objects.filter(action="permission.denied", actor=outsider).count() == 6
+    assert client.post("/api/v1/cases/99999/release", format="json").status_code == 404
 
 
 def test_claim_and_decide_request_queries(ml_model, rita, django_assert_max_num_queries):

@@ -218,11 +218,33 @@ def test_lead_release_of_an_escalated_claim_returns_it_to_the_leads(ml_model, re
 
 
 def test_claim_queries_are_pinned(ml_model, reviewer, django_assert_num_queries):
-    """A claim is a fixed handful of queries whatever the queue length: team look-up,
-    (PostgreSQL: per-reviewer advisory lock), held claims, pick, audit, update, plus the
-    test's savepoint pair."""
+    """A claim is a fixed handful of queries whatever the queue length: the team look-up,
+    held claims, the pick-and-lease (one UPDATE ... RETURNING on PostgreSQL, after the
+    per-reviewer advisory lock; a SELECT then a conditional UPDATE on SQLite), the audit
+    event, and the test's savepoint pair."""
     make_cases(ml_model, 30)
-    expected = 8 if connection.vendor == "postgresql" else 7
-    with django_assert_num_queries(expected):
+    with django_assert_num_queries(7):
         case = case_claim_next(ml_model=ml_model, reviewer=reviewer)
     assert case is not None
+    stored = Case.objects.get(pk=case.pk)
+    assert (stored.status, stored.assigned_to_id) == ("assigned", reviewer.pk)
+    assert stored.lease_expires_at == case.lease_expires_at
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("status", "index"), [("queued", "case_queue_idx"), ("escalated", "case_escalated_idx")]
+)
+def test_claim_pick_walks_the_partial_index(ml_model, reviewer, status, index):
+    """EXPLAIN of the claim statement shows the partial index (and no sort of the table)."""
+    from reviewapp.services.queue import _PICK_SQL_BY_STATUS
+
+    make_cases(ml_model, 20)
+    params = {"reviewer": reviewer.pk, "now": timezone.now(), "model": ml_model.pk}
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + _PICK_SQL_BY_STATUS[status], {**params, "status": status})
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert index in plan, plan
+    assert "Sort" not in plan, plan
+    assert "LockRows" in plan, plan

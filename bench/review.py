@@ -324,7 +324,10 @@ def run_once(tokens: list[str], seconds: float, think_ms: float, proc: subproces
     elapsed = time.perf_counter() - started
     cpu_client = time.process_time() - cpu_client
     cpu_gunicorn = _cpu_seconds(gunicorn_pids) - cpu_gunicorn
-    cpu_pg = sum(_cpu_seconds([pid]) - before for pid, before in pg_before.items())
+    _, backends_after = _server_pids(proc)
+    # backends alive at the end: their CPU since the warm-up (or since they started);
+    # backends that came and went in between are missed, so this is a lower bound
+    cpu_pg = sum(_cpu_seconds([pid]) - pg_before.get(pid, 0.0) for pid in backends_after)
     decided = [cid for c in clients for cid in c.decided]
     claim_ms = [ms for c in clients for ms in c.claim_ms]
     decide_ms = [ms for c in clients for ms in c.decide_ms]

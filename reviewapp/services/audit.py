@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, models, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from reviewapp.middleware import current_request_context
@@ -139,19 +140,22 @@ def seal_hash(*, previous_hash: str, event_digests: list[list]) -> str:
     return h.hexdigest()
 
 
-def _lock_out_event_writers() -> None:
-    """On PostgreSQL, wait until no transaction that may still add audit events is in flight,
-    and hold new ones back until this seal commits: an id handed out by the sequence to a
-    transaction that commits later could otherwise land inside a sealed range and read as
-    "inserted after sealing". SHARE ROW EXCLUSIVE conflicts with the inserts' ROW EXCLUSIVE
-    lock and with itself, so concurrent sealers also take turns. On SQLite the IMMEDIATE
-    transaction already holds the one write lock."""
-    if connection.vendor != "postgresql":
-        return
-    table = connection.ops.quote_name(AuditEvent._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL lock_timeout = '5s'")
-        cursor.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
+def _event_horizon() -> int:
+    """The highest audit event id below which no transaction can still add an event.
+
+    On PostgreSQL an id handed out by the sequence to a transaction that commits later could
+    otherwise land inside a sealed range and read as "inserted after sealing". Taking SHARE
+    ROW EXCLUSIVE (it conflicts with the inserts' ROW EXCLUSIVE lock) waits until every
+    transaction that inserted events has ended; the lock is released at once, and any later
+    insert draws an id above the horizon. So writers pause only while in-flight transactions
+    finish, never while events are hashed. On SQLite the one write lock serialises writers."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            table = connection.ops.quote_name(AuditEvent._meta.db_table)
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '5s'")
+                cursor.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
+        return AuditEvent.objects.aggregate(top=Max("pk"))["top"] or 0
 
 
 def audit_seal(*, lag_seconds: int | None = None, chunk: int | None = None) -> int:
@@ -162,14 +166,20 @@ def audit_seal(*, lag_seconds: int | None = None, chunk: int | None = None) -> i
     chunk = chunk or settings.REVIEWAPP_AUDIT_SEAL_CHUNK
     cutoff = timezone.now() - timedelta(seconds=lag)
     sealed = 0
+    try:
+        horizon = _event_horizon()
+    except OperationalError:
+        # Writers held the table too long; the next periodic run carries on.
+        return sealed
     while True:
         try:
             with transaction.atomic():
-                _lock_out_event_writers()
                 last = AuditSeal.objects.order_by("-last_event_id").first()
                 start_after = last.last_event_id if last else 0
                 events = []
-                for event in AuditEvent.objects.filter(pk__gt=start_after).order_by("pk")[:chunk]:
+                for event in AuditEvent.objects.filter(
+                    pk__gt=start_after, pk__lte=horizon
+                ).order_by("pk")[:chunk]:
                     if event.occurred_at > cutoff:
                         break
                     events.append(event)
@@ -188,9 +198,6 @@ def audit_seal(*, lag_seconds: int | None = None, chunk: int | None = None) -> i
         except IntegrityError:
             # Another sealer won the race for this range; carry on from its seal.
             continue
-        except OperationalError:
-            # Writers held the lock too long; the next periodic run carries on.
-            return sealed
         sealed += len(events)
 
 

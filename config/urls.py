@@ -26,7 +26,13 @@ urlpatterns = [
     path("healthz", core.healthz, name="healthz"),
     path("readyz", core.readyz, name="readyz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    path(
+        "api/docs/",
+        SpectacularSwaggerSplitView.as_view(
+            url_name="api-schema", template_name="reviewapp/swagger_ui.html"
+        ),
+        name="api-docs",
+    ),
     path("api/v1/", include("reviewapp.api.urls")),
     path("", include("reviewapp.urls")),
 ]

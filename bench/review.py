@@ -11,8 +11,11 @@ clients or decided twice. gunicorn is stopped at the end.
     .venv/bin/python bench/review.py --runs 3 --reuse     # 3 runs on the filled database
     .venv/bin/python bench/review.py --runs 0             # only (re)create and fill
 
---think-ms adds a pause per case between claim and decide (a reviewer reading the case),
-so that the offered load can be set below saturation; 0 means closed-loop at full speed.
+--think-ms adds a pause per case between claim and decide (a reviewer reading the case;
+uniformly 50-150 % of the value, with staggered starts so that clients do not move in
+lockstep), so that the offered load can be set below saturation; 0 (the default) means
+closed-loop at full speed, where latency is mostly queueing behind the 2 shared cores.
+gunicorn runs --workers 2 --threads 4 (gthread) by default.
 """
 
 import argparse
@@ -236,6 +239,8 @@ class Client(threading.Thread):
 
     def run(self) -> None:
         decide_accept = json.dumps({"action": "accept"}).encode()
+        if self.think_s:  # reviewers do not move in lockstep: stagger the starts
+            time.sleep(self.rng.uniform(0, self.think_s))
         while time.perf_counter() < self.deadline:
             status, data, ms = self._post(f"/api/v1/queues/{MODEL_SLUG}/claim")
             if status == 204:
@@ -245,8 +250,8 @@ class Client(threading.Thread):
                 return
             self.claim_ms.append(ms)
             case = json.loads(data)
-            if self.think_s:
-                time.sleep(self.think_s)
+            if self.think_s:  # reading the case: think time +-50 %
+                time.sleep(self.think_s * self.rng.uniform(0.5, 1.5))
             if self.rng.random() < 0.2 and case["prediction"]:
                 other = "legit" if case["prediction"]["label"] == "fraud" else "fraud"
                 body = json.dumps(
@@ -281,18 +286,10 @@ def _cpu_seconds(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def _server_pids(proc: subprocess.Popen) -> tuple[list[int], list[int]]:
-    """gunicorn's workers, and the PostgreSQL backends serving the bench database."""
-    from django.db import connection
-
+def _gunicorn_pids(proc: subprocess.Popen) -> list[int]:
+    """The gunicorn master and its workers."""
     children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-            [DB_NAME],
-        )
-        backends = [row[0] for row in cursor.fetchall()]
-    return [proc.pid, *map(int, children)], backends
+    return [proc.pid, *map(int, children)]
 
 
 def pct(values: list[float], p: float) -> float:
@@ -308,26 +305,18 @@ def run_once(tokens: list[str], seconds: float, think_ms: float, proc: subproces
     with connection.cursor() as cursor:
         cursor.execute("SELECT coalesce(max(id), 0) FROM reviewapp_decision")
         (last_decision,) = cursor.fetchone()
-    gunicorn_pids, _ = _server_pids(proc)
+    gunicorn_pids = _gunicorn_pids(proc)
     cpu_client, cpu_gunicorn = time.process_time(), _cpu_seconds(gunicorn_pids)
-    pg_before: dict[int, float] = {}
     started = time.perf_counter()
     deadline = started + seconds
     clients = [Client(t, deadline, think_ms / 1000, i) for i, t in enumerate(tokens)]
     for c in clients:
         c.start()
-    time.sleep(min(2.0, seconds / 4))
-    _, backends = _server_pids(proc)
-    pg_before = {pid: _cpu_seconds([pid]) for pid in backends}
     for c in clients:
         c.join(seconds + 60)
     elapsed = time.perf_counter() - started
     cpu_client = time.process_time() - cpu_client
     cpu_gunicorn = _cpu_seconds(gunicorn_pids) - cpu_gunicorn
-    _, backends_after = _server_pids(proc)
-    # backends alive at the end: their CPU since the warm-up (or since they started);
-    # backends that came and went in between are missed, so this is a lower bound
-    cpu_pg = sum(_cpu_seconds([pid]) - pg_before.get(pid, 0.0) for pid in backends_after)
     decided = [cid for c in clients for cid in c.decided]
     claim_ms = [ms for c in clients for ms in c.claim_ms]
     decide_ms = [ms for c in clients for ms in c.decide_ms]
@@ -358,7 +347,6 @@ def run_once(tokens: list[str], seconds: float, think_ms: float, proc: subproces
         "cases_decided_twice": twice,
         "cpu_ms_per_decision": {
             "gunicorn": 1000 * cpu_gunicorn / max(1, len(decided)),
-            "postgres (backends, after warm-up)": 1000 * cpu_pg / max(1, len(decided)),
             "bench clients": 1000 * cpu_client / max(1, len(decided)),
         },
         "load_avg_1m": os.getloadavg()[0],
@@ -374,8 +362,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--think-ms", type=float, default=0)
-    parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--reuse", action="store_true", help="keep the filled database")
     args = parser.parse_args()
     args.seconds = min(args.seconds, 300)

@@ -113,9 +113,9 @@ def audit_record_many(events: Iterable[AuditEvent]) -> None:
             )
 
 
-def event_digest(event: AuditEvent) -> str:
-    """SHA-256 over every recorded field of an event, in a canonical JSON form."""
-    body = {
+def event_fields(event: AuditEvent) -> dict:
+    """Every recorded field of an event, as plain JSON-ready values (for digests and exports)."""
+    return {
         "id": event.pk,
         "occurred_at": event.occurred_at.isoformat(),
         "actor_id": event.actor_id,
@@ -129,6 +129,11 @@ def event_digest(event: AuditEvent) -> str:
         "user_agent": event.user_agent,
         "request_id": event.request_id,
     }
+
+
+def event_digest(event: AuditEvent) -> str:
+    """SHA-256 over every recorded field of an event, in a canonical JSON form."""
+    body = event_fields(event)
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
 

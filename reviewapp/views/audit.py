@@ -23,7 +23,6 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
 from reviewapp.errors import PermissionDenied
-from reviewapp.models import AuditEvent
 from reviewapp.permissions import user_can_view_audit
 from reviewapp.selectors.audit import (
     AuditFilters,
@@ -32,6 +31,7 @@ from reviewapp.selectors.audit import (
     audit_page,
 )
 from reviewapp.services.access import require
+from reviewapp.services.audit import event_fields
 from reviewapp.services.audit_ops import audit_chain_verify, audit_export_record, verify_message
 
 LOG_TEMPLATE = "reviewapp/audit/log.html"
@@ -162,23 +162,6 @@ def _csv_cell(value: Any) -> Any:
     return value
 
 
-def _row(event: AuditEvent) -> dict[str, Any]:
-    return {
-        "id": event.pk,
-        "occurred_at": event.occurred_at.isoformat(),
-        "actor_id": event.actor_id,
-        "actor_label": event.actor_label,
-        "actor_role": event.actor_role,
-        "action": event.action,
-        "target_type": event.target_type,
-        "target_id": event.target_id,
-        "changes": event.changes,
-        "ip": event.ip,
-        "user_agent": event.user_agent,
-        "request_id": event.request_id,
-    }
-
-
 class _Echo:
     """A file-like object whose write returns the line, for csv.writer in a generator."""
 
@@ -191,14 +174,14 @@ def _csv_lines(filters: AuditFilters) -> Iterator[str]:
     yield writer.writerow(EXPORT_COLUMNS)
     for chunk in audit_export_chunks(filters):
         for event in chunk:
-            row = _row(event)
+            row = event_fields(event)
             row["changes"] = json.dumps(row["changes"], sort_keys=True, default=str)
             yield writer.writerow([_csv_cell(row[c]) for c in EXPORT_COLUMNS])
 
 
 def _jsonl_lines(filters: AuditFilters) -> Iterator[str]:
     for chunk in audit_export_chunks(filters):
-        yield "".join(json.dumps(_row(e), default=str) + "\n" for e in chunk)
+        yield "".join(json.dumps(event_fields(e), default=str) + "\n" for e in chunk)
 
 
 @require_GET

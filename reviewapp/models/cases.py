@@ -138,6 +138,22 @@ class Case(models.Model):
                 name="case_lease_idx",
             ),
             models.Index(fields=["ml_model", "created_at"], name="case_model_created_idx"),
+            # The SLA and availability jobs and the overview's expired count (partial, small).
+            models.Index(
+                fields=["sla_due_at"],
+                condition=models.Q(status__in=["queued", "assigned"]),
+                name="case_sla_idx",
+            ),
+            models.Index(
+                fields=["expires_at"],
+                condition=models.Q(status__in=["queued", "escalated"]),
+                name="case_expiry_idx",
+            ),
+            models.Index(
+                fields=["ml_model", "expired_at"],
+                condition=models.Q(status="expired"),
+                name="case_expired_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -50,27 +50,30 @@ def _overview_url(ml_model: MLModel) -> str:
 def queue_overview_page(request: HttpRequest) -> HttpResponse:
     _require_overview(request)
     rows = queue_overview(user=request.user)
-    slug = request.GET.get("model") or (rows[0].ml_model.slug if rows else "")
-    context: dict = {"rows": rows, "selected": None, "now": timezone.now()}
-    if slug:
-        ml_model = _team_model(request, slug)
-        try:
-            page = waiting_cases_page(ml_model=ml_model, after=request.GET.get("after") or None)
-        except ReviewAppError as exc:
-            messages.error(request, exc.message)
-            page = waiting_cases_page(ml_model=ml_model)
-        context.update(
-            selected=ml_model,
-            page=page,
-            is_lead=user_can_lead(request.user, ml_model),
-        )
-        if request.htmx and request.GET.get("after"):
-            return render(request, "reviewapp/queues/overview.html#waiting-rows", context)
-        context.update(
-            claims=claims_for(ml_model=ml_model),
-            escalated=escalated_for(ml_model=ml_model),
-            candidates=reassign_candidates(ml_model=ml_model),
-        )
+    if not rows:
+        return render(request, "reviewapp/queues/overview.html", {"rows": [], "selected": None})
+    busiest = max(rows, key=lambda r: (r.waiting + r.claimed + r.escalated > 0, r.waiting))
+    slug = request.GET.get("model") or busiest.ml_model.slug
+    ml_model = _team_model(request, slug)
+    try:
+        page = waiting_cases_page(ml_model=ml_model, after=request.GET.get("after") or None)
+    except ReviewAppError as exc:
+        messages.error(request, exc.message)
+        page = waiting_cases_page(ml_model=ml_model)
+    context = {
+        "rows": rows,
+        "selected": ml_model,
+        "page": page,
+        "is_lead": user_can_lead(request.user, ml_model),
+        "now": timezone.now(),
+    }
+    if request.htmx and request.GET.get("after"):
+        return render(request, "reviewapp/queues/overview.html#waiting-rows", context)
+    context.update(
+        claims=claims_for(ml_model=ml_model),
+        escalated=escalated_for(ml_model=ml_model),
+        candidates=reassign_candidates(ml_model=ml_model),
+    )
     return render(request, "reviewapp/queues/overview.html", context)
 
 

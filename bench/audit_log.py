@@ -11,19 +11,16 @@ at the newest page and deep in the log (keyset cursors), and the streamed CSV ex
 """
 
 import argparse
-import os
 import statistics
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import psycopg
+from harness import database_recreate, database_url, django_setup
 
-ROOT = Path(__file__).resolve().parent.parent
-PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 DB_NAME = "bench_audit"
-DB_URL = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
+DB_URL = database_url(DB_NAME)
+# In this process with the test client: the test settings, no gunicorn.
+ENV = {"DATABASE_URL": DB_URL, "DJANGO_SETTINGS_MODULE": "config.settings.test"}
 ACTIONS = [
     "case.submitted",
     "case.claimed",
@@ -38,14 +35,6 @@ ACTIONS = [
     "token.created",
     "permission.denied",
 ]
-
-
-def _recreate() -> None:
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME}")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
-    env = {**os.environ, "DATABASE_URL": DB_URL, "DJANGO_SETTINGS_MODULE": "config.settings.test"}
-    subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "-v0"], check=True, env=env)
 
 
 def _fill(n_events: int) -> None:
@@ -148,13 +137,8 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true")
     args = parser.parse_args()
     if not args.reuse:
-        _recreate()
-    os.environ["DATABASE_URL"] = DB_URL
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
+        database_recreate(db_name=DB_NAME, env=ENV)
+    django_setup(ENV)
     if not args.reuse:
         _fill(args.events)
     _measure(args.runs, args.export_rows)

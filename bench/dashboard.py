@@ -16,32 +16,26 @@ cold request (cache emptied) is reported apart. gunicorn is stopped at the end.
 
 import argparse
 import http.client
-import os
-import signal
 import statistics
-import subprocess
-import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-PG_SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+from harness import (
+    HOST,
+    database_recreate,
+    django_setup,
+    gunicorn_start,
+    gunicorn_stop,
+    log,
+    manage,
+    percentile,
+    server_env,
+)
+
 DB_NAME = "bench_dashboard"
-DATABASE_URL = f"{PG_SERVER}/{DB_NAME}"
-HOST, PORT = "127.0.0.1", 8766
+PORT = 8766
 MODEL_SLUG = "bench-fraud"
-REDIS_URL = "redis://127.0.0.1:6379/12"
-
-SERVER_ENV = {
-    "DJANGO_SETTINGS_MODULE": "config.settings.production",
-    "DJANGO_SECRET_KEY": "bench",
-    "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-    "DATABASE_URL": DATABASE_URL,
-    "REDIS_URL": REDIS_URL,
-    "DJANGO_SECURE_SSL_REDIRECT": "false",
-    "LOG_LEVEL": "WARNING",
-}
+SERVER_ENV = server_env(db_name=DB_NAME, redis_db=12)
 
 # g = 1..n; h1..h6 are independent pseudo-random numbers of g (PostgreSQL's hashint8), so
 # that reviewers, labels, bands, days and versions mix as in real traffic.
@@ -108,32 +102,6 @@ FROM reviewapp_case c,
         ELSE k.h2 < 12 + (8 - floor(c.confidence * 10)) * 4 END AS over) AS o
 WHERE c.ml_model_id = %(model)s AND c.status = 'decided' AND c.id BETWEEN %(lo)s AND %(hi)s
 """
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def django_setup() -> None:
-    os.environ.update(SERVER_ENV)
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
-
-
-def database_create() -> None:
-    import psycopg
-
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=ROOT,
-        env={**os.environ, **SERVER_ENV},
-        check=True,
-    )
 
 
 def fixtures_create(n_reviewers: int) -> None:
@@ -247,47 +215,6 @@ def session_cookie() -> str:
     return f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
 
 
-def static_collect() -> None:
-    subprocess.run(
-        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
-        cwd=ROOT,
-        env={**os.environ, **SERVER_ENV},
-        check=True,
-    )
-
-
-def gunicorn_start(workers: int) -> subprocess.Popen:
-    cmd = [
-        str(ROOT / ".venv/bin/gunicorn"),
-        "config.wsgi:application",
-        "--bind",
-        f"{HOST}:{PORT}",
-        "--workers",
-        str(workers),
-        "--log-level",
-        "warning",
-    ]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **SERVER_ENV})
-    for _ in range(100):
-        try:
-            conn = http.client.HTTPConnection(HOST, PORT, timeout=2)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                return proc
-        except OSError:
-            time.sleep(0.2)
-    proc.terminate()
-    raise SystemExit("gunicorn did not come up")
-
-
-def gunicorn_stop(proc: subprocess.Popen) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
 def fetch(conn: http.client.HTTPConnection, path: str, cookie: str) -> float:
     started = time.perf_counter()
     conn.request("GET", path, headers={"Cookie": cookie, "Connection": "keep-alive"})
@@ -297,11 +224,6 @@ def fetch(conn: http.client.HTTPConnection, path: str, cookie: str) -> float:
     if response.status != 200:
         raise SystemExit(f"GET {path} -> {response.status}: {body[:300]!r}")
     return elapsed
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def main() -> None:
@@ -317,8 +239,8 @@ def main() -> None:
 
     if not args.reuse:
         log(f"creating {DB_NAME}")
-        database_create()
-    django_setup()
+        database_recreate(db_name=DB_NAME, env=SERVER_ENV)
+    django_setup(SERVER_ENV)
     if not args.reuse:
         fixtures_create(args.reviewers)
         data_fill(args.decided, args.auto)
@@ -334,9 +256,9 @@ def main() -> None:
         started = time.perf_counter()
         adoption_cache_warm(days=[today - timedelta(days=d) for d in range(91)])
         log(f"cache warm-up of 91 days: {time.perf_counter() - started:.1f} s")
-    static_collect()
+    manage("collectstatic", "--noinput", "-v", "0", env=SERVER_ENV)
     cookie = session_cookie()
-    proc = gunicorn_start(args.workers)
+    proc = gunicorn_start(env=SERVER_ENV, port=PORT, workers=args.workers)
     urls = {
         "page 30d": f"/dashboards/?model={MODEL_SLUG}&days=30",
         "page 90d": f"/dashboards/?model={MODEL_SLUG}&days=90",
@@ -353,7 +275,7 @@ def main() -> None:
         for r in range(args.rounds):
             for name, url in urls.items():
                 times = [fetch(conn, url, cookie) for _ in range(args.requests)]
-                p50, p95 = pct(times, 0.5), pct(times, 0.95)
+                p50, p95 = percentile(times, 50), percentile(times, 95)
                 results[name].append((p50, p95))
                 log(f"round {r + 1} {name:<22} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms")
         # A cold request: every cached digest gone (as after a Redis restart).

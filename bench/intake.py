@@ -13,8 +13,6 @@ import argparse
 import json
 import os
 import random
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -23,30 +21,25 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from pathlib import Path
 
 import psycopg
 import requests
+from harness import (
+    HOST,
+    ROOT,
+    database_recreate,
+    database_url,
+    free_port,
+    gunicorn_start,
+    gunicorn_stop,
+    percentile,
+    server_env,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-PY = str(ROOT / ".venv" / "bin" / "python")
-GUNICORN = str(ROOT / ".venv" / "bin" / "gunicorn")
-PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 DB_NAME = "bench_intake"
-DB_URL = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
+DB_URL = database_url(DB_NAME)
 MODEL = "bench-fraud"
-
-ENV = {
-    **os.environ,
-    "DJANGO_SETTINGS_MODULE": "config.settings.production",
-    "DJANGO_SECRET_KEY": "bench",
-    "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-    "DATABASE_URL": DB_URL,
-    "REDIS_URL": "redis://127.0.0.1:6379/14",
-    "DJANGO_SECURE_SSL_REDIRECT": "false",
-    "LOG_LEVEL": "WARNING",
-    "PYTHONWARNINGS": "ignore::UserWarning",
-}
+ENV = {**server_env(db_name=DB_NAME, redis_db=14), "PYTHONWARNINGS": "ignore::UserWarning"}
 
 SETUP = f"""
 from reviewapp.models import RoutingPolicy
@@ -101,27 +94,12 @@ def case_body(external_id: str, rng: random.Random) -> dict:
     }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def recreate_database() -> None:
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
-    subprocess.run(
-        [PY, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=ENV, check=True
-    )
-
-
 def setup_model() -> tuple[int, int, int, str]:
     out = (
         subprocess.run(
-            [PY, "manage.py", "shell", "-c", SETUP],
+            [sys.executable, "manage.py", "shell", "-c", SETUP],
             cwd=ROOT,
-            env=ENV,
+            env={**os.environ, **ENV},
             check=True,
             capture_output=True,
             text=True,
@@ -133,53 +111,15 @@ def setup_model() -> tuple[int, int, int, str]:
     return model_id, policy_id, user_id, out[-1]
 
 
-def start_gunicorn(port: int, workers: int, threads: int) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [
-            GUNICORN,
-            "config.wsgi",
-            "--workers",
-            str(workers),
-            "--worker-class",
-            "gthread",
-            "--threads",
-            str(threads),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            "--timeout",
-            "120",
-        ],
-        cwd=ROOT,
-        env=ENV,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200:
-                    return proc
-            except requests.RequestException:
-                pass
-            if proc.poll() is not None:
-                raise SystemExit("gunicorn exited during start-up")
-            time.sleep(0.2)
-        raise SystemExit("gunicorn did not answer /healthz within 60 s")
-    except BaseException:
-        stop_gunicorn(proc)
-        raise
-
-
-def stop_gunicorn(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+def thread_session(local: threading.local, token: str) -> requests.Session:
+    """This thread's HTTP session with the service account's token (made on first use)."""
+    session = getattr(local, "session", None)
+    if session is None:
+        session = local.session = requests.Session()
+        session.headers.update(
+            {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        )
+    return session
 
 
 def bench_batches(base: str, token: str, bodies: list[bytes], clients: int) -> tuple[float, int]:
@@ -187,12 +127,7 @@ def bench_batches(base: str, token: str, bodies: list[bytes], clients: int) -> t
     local = threading.local()
 
     def post(body: bytes) -> dict:
-        session = getattr(local, "session", None)
-        if session is None:
-            session = local.session = requests.Session()
-            session.headers.update(
-                {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-            )
+        session = thread_session(local, token)
         response = session.post(f"{base}/api/v1/cases/batch", data=body, timeout=120)
         assert response.status_code == 200, response.text[:500]
         return response.json()["counts"]
@@ -266,12 +201,7 @@ def bench_single(base: str, token: str, bodies: list[bytes], clients: int) -> li
     local = threading.local()
 
     def post(body: bytes) -> float:
-        session = getattr(local, "session", None)
-        if session is None:
-            session = local.session = requests.Session()
-            session.headers.update(
-                {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-            )
+        session = thread_session(local, token)
         start = time.perf_counter()
         response = session.post(f"{base}/api/v1/cases", data=body, timeout=30)
         elapsed = time.perf_counter() - start
@@ -280,11 +210,6 @@ def bench_single(base: str, token: str, bodies: list[bytes], clients: int) -> li
 
     with ThreadPoolExecutor(clients) as pool:
         return list(pool.map(post, bodies))
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def main() -> None:
@@ -302,7 +227,7 @@ def main() -> None:
 
     rng = random.Random(7)
     print(f"preparing database {DB_NAME} ...", flush=True)
-    recreate_database()
+    database_recreate(db_name=DB_NAME, env=ENV)
     model_id, policy_id, user_id, token = setup_model()
     items = [case_body(f"b-{i:06d}", rng) for i in range(args.cases)]
     bodies = [
@@ -312,8 +237,10 @@ def main() -> None:
     singles = [json.dumps(case_body(f"s-{i:06d}", rng)).encode() for i in range(args.single)]
 
     port = free_port()
-    proc = start_gunicorn(port, args.workers, args.threads)
-    base = f"http://127.0.0.1:{port}"
+    proc = gunicorn_start(
+        env=ENV, port=port, workers=args.workers, threads=args.threads, timeout=120
+    )
+    base = f"http://{HOST}:{port}"
     try:
         # Warm every worker (imports, connections, first model version) outside the timing.
         warm = [json.dumps(case_body(f"w-{i}", rng)).encode() for i in range(40)]
@@ -328,7 +255,7 @@ def main() -> None:
         )
         latencies = bench_single(base, token, singles, args.single_clients)
     finally:
-        stop_gunicorn(proc)
+        gunicorn_stop(proc)
 
     with psycopg.connect(DB_URL) as conn:
         version_id = conn.execute(

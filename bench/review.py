@@ -23,30 +23,27 @@ import http.client
 import json
 import os
 import random
-import signal
 import statistics
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-PG_SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
-DB_NAME = "bench_review"
-DATABASE_URL = f"{PG_SERVER}/{DB_NAME}"
-HOST, PORT = "127.0.0.1", 8765
-MODEL_SLUG = "bench-fraud"
+from harness import (
+    HOST,
+    database_recreate,
+    django_setup,
+    gunicorn_start,
+    gunicorn_stop,
+    log,
+    percentile,
+    server_env,
+)
 
-SERVER_ENV = {
-    "DJANGO_SETTINGS_MODULE": "config.settings.production",
-    "DJANGO_SECRET_KEY": "bench",
-    "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-    "DATABASE_URL": DATABASE_URL,
-    "REDIS_URL": "redis://127.0.0.1:6379/13",
-    "DJANGO_SECURE_SSL_REDIRECT": "false",
-    "LOG_LEVEL": "WARNING",
-}
+DB_NAME = "bench_review"
+PORT = 8765
+MODEL_SLUG = "bench-fraud"
+SERVER_ENV = server_env(db_name=DB_NAME, redis_db=13)
 
 FILL_SQL = """
 INSERT INTO reviewapp_case (
@@ -73,32 +70,6 @@ SELECT %(model)s, %(version)s, %(policy)s, 'bench-' || g, md5(g::text) || md5((g
     now() + interval '60 days', '', '', ''
 FROM generate_series(%(start)s, %(stop)s) AS g
 """
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def django_setup() -> None:
-    os.environ.update(SERVER_ENV)
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
-
-
-def database_create() -> None:
-    import psycopg
-
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=ROOT,
-        env={**os.environ, **SERVER_ENV},
-        check=True,
-    )
 
 
 def fixtures_create(n_reviewers: int) -> None:
@@ -169,40 +140,6 @@ def explain_claim() -> str:
         sql, params = qs.query.sql_with_params()
         cursor.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + sql, params)
         return "\n".join(row[0] for row in cursor.fetchall())
-
-
-def gunicorn_start(workers: int, threads: int) -> subprocess.Popen:
-    cmd = [
-        str(ROOT / ".venv/bin/gunicorn"),
-        "config.wsgi:application",
-        "--bind",
-        f"{HOST}:{PORT}",
-        "--workers",
-        str(workers),
-        "--log-level",
-        "warning",
-    ]
-    if threads > 1:
-        cmd += ["--worker-class", "gthread", "--threads", str(threads)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **SERVER_ENV})
-    for _ in range(100):
-        try:
-            conn = http.client.HTTPConnection(HOST, PORT, timeout=2)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                return proc
-        except OSError:
-            time.sleep(0.2)
-    proc.terminate()
-    raise SystemExit("gunicorn did not come up")
-
-
-def gunicorn_stop(proc: subprocess.Popen) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 class Client(threading.Thread):
@@ -292,13 +229,6 @@ def _gunicorn_pids(proc: subprocess.Popen) -> list[int]:
     return [proc.pid, *map(int, children)]
 
 
-def pct(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
-
-
 def run_once(tokens: list[str], seconds: float, think_ms: float, proc: subprocess.Popen) -> dict:
     from django.db import connection
 
@@ -335,12 +265,12 @@ def run_once(tokens: list[str], seconds: float, think_ms: float, proc: subproces
     return {
         "decisions": len(decided),
         "decisions_per_s": len(decided) / elapsed,
-        "claim_p50": pct(claim_ms, 50),
-        "claim_p95": pct(claim_ms, 95),
-        "claim_p99": pct(claim_ms, 99),
-        "decide_p50": pct(decide_ms, 50),
-        "decide_p95": pct(decide_ms, 95),
-        "decide_p99": pct(decide_ms, 99),
+        "claim_p50": percentile(claim_ms, 50),
+        "claim_p95": percentile(claim_ms, 95),
+        "claim_p99": percentile(claim_ms, 99),
+        "decide_p50": percentile(decide_ms, 50),
+        "decide_p95": percentile(decide_ms, 95),
+        "decide_p99": percentile(decide_ms, 99),
         "duplicate_claims": len(decided) - len(set(decided)),
         "db_decisions": db_decisions,
         "db_distinct_cases": db_distinct,
@@ -368,11 +298,10 @@ def main() -> None:
     args = parser.parse_args()
     args.seconds = min(args.seconds, 300)
 
-    os.environ.update(SERVER_ENV)
     if not args.reuse:
         log(f"creating database {DB_NAME} and migrating")
-        database_create()
-    django_setup()
+        database_recreate(db_name=DB_NAME, env=SERVER_ENV)
+    django_setup(SERVER_ENV)
     from reviewapp.models import Case
 
     if not args.reuse:
@@ -385,7 +314,7 @@ def main() -> None:
     tokens = tokens_create()[: args.clients]
     if len(tokens) < args.clients:
         raise SystemExit(f"only {len(tokens)} reviewers in {DB_NAME}; run without --reuse")
-    proc = gunicorn_start(args.workers, args.threads)
+    proc = gunicorn_start(env=SERVER_ENV, port=PORT, workers=args.workers, threads=args.threads)
     results = []
     try:
         for n in range(1, args.runs + 1):

@@ -134,7 +134,8 @@ def _num(x: float) -> str:
     return text[:-2] if text.endswith(".0") else text
 
 
-def _svg_open(kind: str, width: int, height: int, label: str) -> str:
+def svg_open(kind: str, width: int, height: int, label: str) -> str:
+    """The opening <svg> tag of a chart, with its accessible label and title."""
     return (
         f'<svg class="chart chart-{kind}" xmlns="http://www.w3.org/2000/svg" '
         f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
@@ -143,11 +144,14 @@ def _svg_open(kind: str, width: int, height: int, label: str) -> str:
     )
 
 
-def _empty(kind: str, width: int, height: int, label: str) -> SafeString:
+def svg_empty(
+    kind: str, width: int, height: int, label: str, message: str = "No data for this period"
+) -> SafeString:
+    """A chart with no data: the frame and MESSAGE in its middle."""
     return mark_safe(
-        _svg_open(kind, width, height, label)
+        svg_open(kind, width, height, label)
         + f'<text class="chart-empty" x="{width / 2:.0f}" y="{height / 2:.0f}" '
-        'text-anchor="middle">No data for this period</text></svg>'
+        f'text-anchor="middle">{_esc(message)}</text></svg>'
     )
 
 
@@ -204,7 +208,7 @@ def line_chart(
     x_labels = [x for x, _ in series[0][1]] if series else []
     values = [v for _, points in series for _, v in points if v is not None]
     if not x_labels or not values:
-        return _empty("line", width, height, label)
+        return svg_empty("line", width, height, label)
     legend_h = 22 if len(series) > 1 else 0
     left, right, top_pad, bottom = 52, width - 24, 10 + legend_h, height - 26
     ticks = _nice_ticks(y_max if y_max is not None else max(values), y_format)
@@ -218,7 +222,7 @@ def line_chart(
     def y_of(v: float) -> float:
         return bottom - (bottom - top_pad) * min(max(v, 0.0), top) / top
 
-    out = [_svg_open("line", width, height, label)]
+    out = [svg_open("line", width, height, label)]
     if legend_h:
         out.append(_legend([name for name, _ in series], left, 14, plot_w))
     out.append(_y_axis(ticks, y_format, left, right, y_of))
@@ -299,7 +303,7 @@ def stacked_bar_chart(
     totals = [sum((s[1][i] or 0) for s in series if i < len(s[1])) for i in range(n)]
     kind = "stacked" if len(series) > 1 else "bar"
     if not n or not any(totals):
-        return _empty(kind, width, height, label)
+        return svg_empty(kind, width, height, label)
     named = [name for name, _ in series if name]
     legend_h = 22 if named else 0
     left, right, top_pad, bottom = 52, width - 12, 10 + legend_h, height - 26
@@ -312,7 +316,7 @@ def stacked_bar_chart(
     def y_of(v: float) -> float:
         return bottom - (bottom - top_pad) * min(max(v, 0.0), top) / top
 
-    out = [_svg_open(kind, width, height, label)]
+    out = [svg_open(kind, width, height, label)]
     if legend_h:
         out.append(_legend(named, left, 14, plot_w, first_series))
     out.append(_y_axis(ticks, y_format, left, right, y_of))
@@ -358,13 +362,13 @@ def hbar_chart(
     reasons, labels)."""
     rows = [(name, v) for name, v in rows]
     if not rows or not any(v for _, v in rows):
-        return _empty("hbar", width, 60, label)
+        return svg_empty("hbar", width, 60, label)
     gap = 6
     height = len(rows) * (bar_height + gap) + gap
     left, right = label_width, width - 60
     top = max(v or 0 for _, v in rows) or 1
     css = f"series-{series_index % SERIES_COLOURS}"
-    out = [_svg_open("hbar", width, height, label)]
+    out = [svg_open("hbar", width, height, label)]
     for i, (name, v) in enumerate(rows):
         y = gap + i * (bar_height + gap)
         text = str(name)

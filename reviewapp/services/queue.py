@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from reviewapp.errors import Conflict, InvalidInput
 from reviewapp.models import (
+    AuditEvent,
     Case,
     CaseStatus,
     EscalationSource,
@@ -300,6 +301,13 @@ def case_claim_next(*, ml_model: MLModel, reviewer: User) -> Case | None:
         )
 
 
+def _system_event(case: Case, action: str, changes: dict[str, list]) -> AuditEvent:
+    """An audit event of a periodic job (no actor) about CASE."""
+    return audit_event_build(
+        actor=None, action=action, target_type="case", target_id=str(case.pk), changes=changes
+    )
+
+
 def _leases_return(cases: list[Case], *, now: datetime) -> int:
     """Give expired claims back (to the queue, or to the leads' queue when escalated). Each
     case moves only if it is still the same expired claim (a conditional update)."""
@@ -317,15 +325,7 @@ def _leases_return(cases: list[Case], *, now: datetime) -> int:
             continue
         case.status = target
         _clear_claim(case)
-        events.append(
-            audit_event_build(
-                actor=None,
-                action="case.lease_expired",
-                target_type="case",
-                target_id=str(case.pk),
-                changes=_changes(before, case),
-            )
-        )
+        events.append(_system_event(case, "case.lease_expired", _changes(before, case)))
     audit_record_many(events)
     return len(events)
 
@@ -445,114 +445,100 @@ def _locked_batch(qs: QuerySet[Case]) -> list[Case]:
     return list(qs[:BATCH_SIZE])
 
 
-def leases_expire() -> int:
-    """Return every claim whose lease ran out to its queue. Returns how many moved."""
+def _in_batches(
+    due: Callable[[datetime], QuerySet[Case]], handle: Callable[[list[Case], datetime], int]
+) -> int:
+    """Run a periodic job: up to MAX_BATCHES transactions, each locking (skip locked) up to
+    BATCH_SIZE of the cases DUE(now) selects and passing them to HANDLE(cases, now), which
+    returns how many it moved. Returns the total."""
     total = 0
     for _batch in range(MAX_BATCHES):
         now = timezone.now()
         with transaction.atomic():
-            cases = _locked_batch(
-                Case.objects.filter(status=CaseStatus.ASSIGNED, lease_expires_at__lte=now).order_by(
-                    "lease_expires_at"
-                )
-            )
+            cases = _locked_batch(due(now))
             if not cases:
                 break
-            total += _leases_return(cases, now=now)
+            total += handle(cases, now)
         if len(cases) < BATCH_SIZE:
             break
     return total
+
+
+def leases_expire() -> int:
+    """Return every claim whose lease ran out to its queue. Returns how many moved."""
+    return _in_batches(
+        lambda now: Case.objects.filter(
+            status=CaseStatus.ASSIGNED, lease_expires_at__lte=now
+        ).order_by("lease_expires_at"),
+        lambda cases, now: _leases_return(cases, now=now),
+    )
+
+
+def _cases_escalate_sla(cases: list[Case], now: datetime) -> int:
+    events = []
+    for case in cases:
+        before = _snapshot(case, (*CLAIM_FIELDS, "escalated_at", "escalation_source"))
+        case.status = CaseStatus.ESCALATED
+        _clear_claim(case)
+        case.escalated_at = now
+        case.escalation_source = EscalationSource.SLA
+        events.append(_system_event(case, "case.escalated", _changes(before, case)))
+    Case.objects.filter(pk__in=[c.pk for c in cases]).update(
+        status=CaseStatus.ESCALATED,
+        assigned_to=None,
+        claimed_at=None,
+        lease_expires_at=None,
+        escalated_at=now,
+        escalation_source=EscalationSource.SLA,
+    )
+    audit_record_many(events)
+    return len(cases)
 
 
 def cases_escalate_overdue() -> int:
     """Escalate queued or claimed cases past their SLA to the leads (source "sla"). Cases
     that a lead already holds after an escalation are left alone."""
-    total = 0
-    for _batch in range(MAX_BATCHES):
-        now = timezone.now()
-        with transaction.atomic():
-            cases = _locked_batch(
-                Case.objects.filter(
-                    status__in=(CaseStatus.QUEUED, CaseStatus.ASSIGNED),
-                    sla_due_at__lte=now,
-                    escalated_at__isnull=True,
-                ).order_by("sla_due_at", "id")
-            )
-            if not cases:
-                break
-            events = []
-            for case in cases:
-                before = _snapshot(case, (*CLAIM_FIELDS, "escalated_at", "escalation_source"))
-                case.status = CaseStatus.ESCALATED
-                _clear_claim(case)
-                case.escalated_at = now
-                case.escalation_source = EscalationSource.SLA
-                events.append(
-                    audit_event_build(
-                        actor=None,
-                        action="case.escalated",
-                        target_type="case",
-                        target_id=str(case.pk),
-                        changes=_changes(before, case),
-                    )
-                )
-            Case.objects.filter(pk__in=[c.pk for c in cases]).update(
-                status=CaseStatus.ESCALATED,
-                assigned_to=None,
-                claimed_at=None,
-                lease_expires_at=None,
-                escalated_at=now,
-                escalation_source=EscalationSource.SLA,
-            )
-            audit_record_many(events)
-            total += len(cases)
-        if len(cases) < BATCH_SIZE:
-            break
-    return total
+    return _in_batches(
+        lambda now: Case.objects.filter(
+            status__in=(CaseStatus.QUEUED, CaseStatus.ASSIGNED),
+            sla_due_at__lte=now,
+            escalated_at__isnull=True,
+        ).order_by("sla_due_at", "id"),
+        _cases_escalate_sla,
+    )
+
+
+def _cases_expire_now(cases: list[Case], now: datetime) -> int:
+    by_fallback: dict[str, list[int]] = {}
+    events = []
+    for case in cases:
+        before = _snapshot(case, ("status", "expired_at", "fallback_applied"))
+        case.status = CaseStatus.EXPIRED
+        case.expired_at = now
+        case.fallback_applied = case.policy.fallback_action
+        by_fallback.setdefault(case.fallback_applied, []).append(case.pk)
+        changes = _changes(before, case)
+        if case.fallback_applied == "apply_model":
+            changes["final_label"] = [None, case.predicted_label]
+        events.append(_system_event(case, "case.expired", changes))
+    for fallback, ids in by_fallback.items():
+        Case.objects.filter(pk__in=ids).update(
+            status=CaseStatus.EXPIRED, expired_at=now, fallback_applied=fallback
+        )
+    audit_record_many(events)
+    return len(cases)
 
 
 def cases_expire() -> int:
     """Expire queued or escalated cases past their availability lifetime and record the
     policy's fallback: ``apply_model`` (the model's label stands), ``reject`` or ``hold``."""
-    total = 0
-    for _batch in range(MAX_BATCHES):
-        now = timezone.now()
-        with transaction.atomic():
-            cases = _locked_batch(
-                Case.objects.filter(
-                    status__in=(CaseStatus.QUEUED, CaseStatus.ESCALATED), expires_at__lte=now
-                )
-                .select_related("policy")
-                .order_by("expires_at", "id")
+    return _in_batches(
+        lambda now: (
+            Case.objects.filter(
+                status__in=(CaseStatus.QUEUED, CaseStatus.ESCALATED), expires_at__lte=now
             )
-            if not cases:
-                break
-            by_fallback: dict[str, list[int]] = {}
-            events = []
-            for case in cases:
-                before = _snapshot(case, ("status", "expired_at", "fallback_applied"))
-                case.status = CaseStatus.EXPIRED
-                case.expired_at = now
-                case.fallback_applied = case.policy.fallback_action
-                by_fallback.setdefault(case.fallback_applied, []).append(case.pk)
-                changes = _changes(before, case)
-                if case.fallback_applied == "apply_model":
-                    changes["final_label"] = [None, case.predicted_label]
-                events.append(
-                    audit_event_build(
-                        actor=None,
-                        action="case.expired",
-                        target_type="case",
-                        target_id=str(case.pk),
-                        changes=changes,
-                    )
-                )
-            for fallback, ids in by_fallback.items():
-                Case.objects.filter(pk__in=ids).update(
-                    status=CaseStatus.EXPIRED, expired_at=now, fallback_applied=fallback
-                )
-            audit_record_many(events)
-            total += len(cases)
-        if len(cases) < BATCH_SIZE:
-            break
-    return total
+            .select_related("policy")
+            .order_by("expires_at", "id")
+        ),
+        _cases_expire_now,
+    )

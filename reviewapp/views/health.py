@@ -24,7 +24,7 @@ from django.utils.http import urlencode
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
-from reviewapp.charts import format_value, hbar_chart
+from reviewapp.charts import format_value, hbar_chart, svg_empty, svg_open
 from reviewapp.errors import Conflict, InvalidInput, NotFound, PermissionDenied, ReviewAppError
 from reviewapp.models import (
     Alert,
@@ -158,21 +158,7 @@ def _page_url(ml_model: MLModel, filters: dict[str, Any], anchor: str = "") -> s
 # --- charts (private SVGs; generic ones come from reviewapp.charts) ----------------------
 
 
-def _svg_open(kind: str, width: int, height: int, label: str) -> str:
-    return (
-        f'<svg class="chart chart-{kind}" xmlns="http://www.w3.org/2000/svg" '
-        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
-        f'preserveAspectRatio="xMinYMin meet" role="img" aria-label="{escape(label)}">'
-        f"<title>{escape(label)}</title>"
-    )
-
-
-def _empty_svg(kind: str, width: int, height: int, label: str) -> SafeString:
-    return mark_safe(
-        _svg_open(kind, width, height, label)
-        + f'<text class="chart-empty" x="{width // 2}" y="{height // 2}" '
-        'text-anchor="middle">No decisions in this period</text></svg>'
-    )
+NO_DECISIONS = "No decisions in this period"
 
 
 def accuracy_ci_chart(rows: list[AccuracyRow], *, width: int = 560) -> SafeString:
@@ -180,7 +166,7 @@ def accuracy_ci_chart(rows: list[AccuracyRow], *, width: int = 560) -> SafeStrin
     rows = [r for r in rows if r.decided]
     label = "Live accuracy per model version with 95% confidence intervals"
     if not rows:
-        return _empty_svg("ci", width, 80, label)
+        return svg_empty("ci", width, 80, label, NO_DECISIONS)
     row_h, left, right, top = 30, 110, width - 20, 24
     height = top + row_h * len(rows) + 8
     plot_w = right - left
@@ -188,7 +174,7 @@ def accuracy_ci_chart(rows: list[AccuracyRow], *, width: int = 560) -> SafeStrin
     def x_of(v: float) -> float:
         return left + plot_w * v
 
-    out = [_svg_open("ci", width, height, label)]
+    out = [svg_open("ci", width, height, label)]
     for tick in (0, 0.25, 0.5, 0.75, 1.0):
         x = x_of(tick)
         out.append(
@@ -224,7 +210,7 @@ def reliability_chart(curve: list[Band], *, size: int = 320) -> SafeString:
     label = "Reliability curve: accuracy by confidence band"
     points = [b for b in curve if b.decided]
     if not points:
-        return _empty_svg("reliability", size + 60, size + 50, label)
+        return svg_empty("reliability", size + 60, size + 50, label, NO_DECISIONS)
     left, top, plot = 46, 12, size
     width, height = left + plot + 16, top + plot + 40
 
@@ -234,7 +220,7 @@ def reliability_chart(curve: list[Band], *, size: int = 320) -> SafeString:
     def y_of(v: float) -> float:
         return top + plot * (1 - v)
 
-    out = [_svg_open("reliability", width, height, label)]
+    out = [svg_open("reliability", width, height, label)]
     out.extend(
         f'<line class="chart-grid" x1="{left}" x2="{left + plot}" y1="{y_of(tick):.1f}" '
         f'y2="{y_of(tick):.1f}"/><text class="chart-tick" x="{left - 6}" '
@@ -421,18 +407,56 @@ def _parse_date(value: str, field: str) -> date:
         ) from None
 
 
+def _parse_number(post, field: str, cast: type, *, default: str = "", message: str, hint: str):
+    """POST[field] as CAST (float or int); InvalidInput with MESSAGE and HINT otherwise."""
+    try:
+        return cast(post.get(field, default))
+    except ValueError:
+        raise InvalidInput(message, details={field: [hint]}) from None
+
+
+def _model_to_change(
+    request: HttpRequest,
+    slug: str,
+    *,
+    action: str,
+    allowed: Callable[..., bool],
+    target: tuple[str, int] | None = None,
+) -> MLModel:
+    """The model (see ``_model_for``) if ALLOWED(user, model) also holds, else 403 (audited
+    against TARGET, a (type, id) pair, or the model)."""
+    ml_model = _model_for(request, slug, action=action)
+    target_type, target_id = target or ("mlmodel", slug)
+    require(
+        allowed(request.user, ml_model),
+        user=request.user,
+        action=action,
+        target_type=target_type,
+        target_id=str(target_id),
+    )
+    return ml_model
+
+
+def _of_model(model_class: type, pk: int, ml_model: MLModel, name: str):
+    """The MODEL_CLASS row PK of ML_MODEL; 404 alike for missing rows and other models' rows."""
+    obj = model_class.objects.filter(pk=pk, ml_model=ml_model).first()
+    if obj is None:
+        raise NotFound(f"No such {name}.")
+    return obj
+
+
+def _back(request: HttpRequest, ml_model: MLModel, anchor: str) -> HttpResponse:
+    """Back to the page section, keeping the posted filters."""
+    return redirect(_page_url(ml_model, _filters(request.POST), anchor))
+
+
 @require_POST
 @login_required
 @_page_errors
 def baseline_create_view(request: HttpRequest, slug: str) -> HttpResponse:
     """The model owner picks the baseline window (whole days, UTC, end day included)."""
-    ml_model = _model_for(request, slug, action="baseline.create")
-    require(
-        user_can_manage_model(request.user, ml_model),
-        user=request.user,
-        action="baseline.create",
-        target_type="mlmodel",
-        target_id=slug,
+    ml_model = _model_to_change(
+        request, slug, action="baseline.create", allowed=user_can_manage_model
     )
     first = _parse_date(request.POST.get("window_start", ""), "window_start")
     last = _parse_date(request.POST.get("window_end", ""), "window_end")
@@ -446,85 +470,65 @@ def baseline_create_view(request: HttpRequest, slug: str) -> HttpResponse:
         request,
         f"Drift baseline set: {baseline.n_cases:,} cases from {first:%Y-%m-%d} to {last:%Y-%m-%d}.",
     )
-    return redirect(_page_url(ml_model, _filters(request.POST), "drift"))
+    return _back(request, ml_model, "drift")
 
 
 @require_POST
 @login_required
 @_page_errors
 def tripwire_create_view(request: HttpRequest, slug: str) -> HttpResponse:
-    ml_model = _model_for(request, slug, action="tripwire.create")
-    require(
-        user_can_manage_health(request.user, ml_model),
-        user=request.user,
-        action="tripwire.create",
-        target_type="mlmodel",
-        target_id=slug,
+    ml_model = _model_to_change(
+        request, slug, action="tripwire.create", allowed=user_can_manage_health
     )
     post = request.POST
-    try:
-        threshold = float(post.get("threshold", ""))
-    except ValueError:
-        raise InvalidInput(
-            "The tripwire is not valid.", details={"threshold": ["A number."]}
-        ) from None
-    try:
-        window_days = int(post.get("window_days", "7"))
-    except ValueError:
-        raise InvalidInput(
-            "The tripwire is not valid.", details={"window_days": ["A whole number of days."]}
-        ) from None
+    invalid = "The tripwire is not valid."
     tripwire = tripwire_create(
         ml_model=ml_model,
         actor=request.user,
         kind=post.get("kind", ""),
-        threshold=threshold,
-        window_days=window_days,
+        threshold=_parse_number(post, "threshold", float, message=invalid, hint="A number."),
+        window_days=_parse_number(
+            post, "window_days", int, default="7", message=invalid, hint="A whole number of days."
+        ),
         notify_url=post.get("notify_url", ""),
         notify_email=post.get("notify_email", ""),
     )
     messages.success(request, f"Tripwire added: {tripwire.get_kind_display()}.")
-    return redirect(_page_url(ml_model, _filters(post), "tripwires"))
+    return _back(request, ml_model, "tripwires")
 
 
 @require_POST
 @login_required
 @_page_errors
 def tripwire_disable_view(request: HttpRequest, slug: str, tripwire_id: int) -> HttpResponse:
-    ml_model = _model_for(request, slug, action="tripwire.disable")
-    require(
-        user_can_manage_health(request.user, ml_model),
-        user=request.user,
+    ml_model = _model_to_change(
+        request,
+        slug,
         action="tripwire.disable",
-        target_type="tripwire",
-        target_id=str(tripwire_id),
+        allowed=user_can_manage_health,
+        target=("tripwire", tripwire_id),
     )
-    tripwire = Tripwire.objects.filter(pk=tripwire_id, ml_model=ml_model).first()
-    if tripwire is None:
-        raise NotFound("No such tripwire.")
+    tripwire = _of_model(Tripwire, tripwire_id, ml_model, "tripwire")
     tripwire_disable(tripwire=tripwire, actor=request.user)
     messages.success(request, "Tripwire disabled.")
-    return redirect(_page_url(ml_model, _filters(request.POST), "tripwires"))
+    return _back(request, ml_model, "tripwires")
 
 
 @require_POST
 @login_required
 @_page_errors
 def alert_resolve_view(request: HttpRequest, slug: str, alert_id: int) -> HttpResponse:
-    ml_model = _model_for(request, slug, action="alert.resolve")
-    require(
-        user_can_manage_health(request.user, ml_model),
-        user=request.user,
+    ml_model = _model_to_change(
+        request,
+        slug,
         action="alert.resolve",
-        target_type="alert",
-        target_id=str(alert_id),
+        allowed=user_can_manage_health,
+        target=("alert", alert_id),
     )
-    alert = Alert.objects.filter(pk=alert_id, ml_model=ml_model).first()
-    if alert is None:
-        raise NotFound("No such alert.")
+    alert = _of_model(Alert, alert_id, ml_model, "alert")
     alert_resolve(alert=alert, actor=request.user, note=request.POST.get("note", ""))
     messages.success(request, "Alert resolved.")
-    return redirect(_page_url(ml_model, _filters(request.POST), "alerts"))
+    return _back(request, ml_model, "alerts")
 
 
 @require_POST
@@ -532,20 +536,16 @@ def alert_resolve_view(request: HttpRequest, slug: str, alert_id: int) -> HttpRe
 @_page_errors
 def threshold_propose_view(request: HttpRequest, slug: str) -> HttpResponse:
     """The model owner turns a calibration threshold into a routing-policy proposal."""
-    ml_model = _model_for(request, slug, action="policy.propose")
-    require(
-        user_can_manage_model(request.user, ml_model),
-        user=request.user,
-        action="policy.propose",
-        target_type="mlmodel",
-        target_id=slug,
+    ml_model = _model_to_change(
+        request, slug, action="policy.propose", allowed=user_can_manage_model
     )
-    try:
-        threshold = float(request.POST.get("threshold", ""))
-    except ValueError:
-        raise InvalidInput(
-            "The threshold must be a number.", details={"threshold": ["Between 0 and 1."]}
-        ) from None
+    threshold = _parse_number(
+        request.POST,
+        "threshold",
+        float,
+        message="The threshold must be a number.",
+        hint="Between 0 and 1.",
+    )
     filters = _filters(request.POST)
     policy = threshold_propose(
         ml_model=ml_model,

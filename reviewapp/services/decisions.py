@@ -53,9 +53,14 @@ def _lock_case(case: Case) -> Case:
 
 def _validated_outcome(
     *, case: Case, action: str, final_label: str, reason_code: str
-) -> tuple[str, str]:
-    """(final label, reason code) for the action, or InvalidInput naming the bad fields."""
+) -> tuple[str, str, str]:
+    """(action, final label, reason code), or InvalidInput naming the bad fields.
+
+    In a blind case the reviewer cannot see the model's label, so naming a label is the
+    decision: naming the model's own label is an accept (agreement), any other an override."""
     errors: dict[str, list[str]] = {}
+    if case.is_blind and action == DecisionAction.OVERRIDE and final_label == case.predicted_label:
+        action, reason_code = DecisionAction.ACCEPT, ""
     if action == DecisionAction.ACCEPT:
         if final_label and final_label != case.predicted_label:
             errors["final_label"] = [
@@ -79,7 +84,7 @@ def _validated_outcome(
     if errors:
         field, messages = next(iter(errors.items()))
         raise InvalidInput(f"{field}: {messages[0]}", details=errors)
-    return final_label, reason_code
+    return action, final_label, reason_code
 
 
 @refusals_audited
@@ -111,7 +116,7 @@ def case_decide(
     ):
         raise Conflict("You hold no live claim on this case: claim it first.", code="no_live_claim")
     check(user_can_decide(reviewer, case=case), user=reviewer, action="case.decide", case=case)
-    final_label, reason_code = _validated_outcome(
+    action, final_label, reason_code = _validated_outcome(
         case=case, action=action, final_label=final_label, reason_code=reason_code
     )
     claimed_at = case.claimed_at or now

@@ -63,12 +63,25 @@ def test_add_user_refuses_unknown_role_duplicate_and_missing_team(monkeypatch):
     assert not Team.objects.filter(slug="t").exists()
 
 
-def test_add_user_refuses_weak_password(monkeypatch):
-    """A password the validators refuse is an error and no user is created."""
-    monkeypatch.setenv("REVIEWAPP_PASSWORD", "123")
+def test_add_user_refuses_weak_password_at_the_prompt(monkeypatch):
+    """A password the validators refuse, typed at the prompt, is an error; no user is made."""
+    monkeypatch.delenv("REVIEWAPP_PASSWORD", raising=False)
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": "123")
     with pytest.raises(CommandError, match="Password refused"):
         _run("add_user", "weak", "--role", "auditor")
     assert not User.objects.filter(username="weak").exists()
+
+
+def test_add_user_warns_about_weak_password_from_env(monkeypatch):
+    """A provisioning script's weak password is warned about on stderr and then used."""
+    from io import StringIO
+
+    monkeypatch.setenv("REVIEWAPP_PASSWORD", "123")
+    err = StringIO()
+    call_command("add_user", "scripted", "--role", "auditor", stdout=StringIO(), stderr=err)
+    assert "weak password" in err.getvalue()
+    assert User.objects.get(username="scripted").check_password("123")
 
 
 def test_add_user_prompts_twice_when_no_env(monkeypatch):

@@ -125,6 +125,33 @@ def test_blind_case_decision_is_marked_blind(ml_model, reviewer):
     assert decision.was_blind is True
 
 
+def test_blind_case_naming_the_models_label_is_an_accept(ml_model, reviewer):
+    """In a blind case, naming the hidden label is agreement (accept); another is an override."""
+    agree = _claimed(ml_model, reviewer)
+    Case.objects.filter(pk=agree.pk).update(is_blind=True)
+    agree.refresh_from_db()
+    decision = case_decide(
+        case=agree, reviewer=reviewer, action="override", final_label="fraud", reason_code="other"
+    )
+    assert (decision.action, decision.final_label, decision.reason_code) == ("accept", "fraud", "")
+    differ = _claimed(ml_model, reviewer)
+    Case.objects.filter(pk=differ.pk).update(is_blind=True)
+    differ.refresh_from_db()
+    decision = case_decide(
+        case=differ, reviewer=reviewer, action="override", final_label="legit", reason_code="other"
+    )
+    assert (decision.action, decision.final_label) == ("override", "legit")
+    shown = _claimed(ml_model, reviewer)
+    with pytest.raises(InvalidInput, match="must change the label"):
+        case_decide(
+            case=shown,
+            reviewer=reviewer,
+            action="override",
+            final_label="fraud",
+            reason_code="other",
+        )
+
+
 def test_reopen_supersedes_the_decision_and_requeues(ml_model, reviewer, lead):
     """A lead reopens with a note; the decision is superseded and the case waits again."""
     case = _claimed(ml_model, reviewer)

@@ -263,12 +263,15 @@ def cases_submit(*, ml_model: MLModel, items: list[Any], submitted_by: User) -> 
     if valid:
         with transaction.atomic():
             policy = active_policy(ml_model)
-            existing = Case.objects.filter(
-                ml_model=ml_model, external_id__in=list(valid)
-            ).values_list("external_id", "body_digest", "id")
-            for external_id, stored_digest, case_id in existing:
-                index, _item, digest = valid.pop(external_id)
-                _settle_existing(results[index], stored_digest, digest, case_id)
+            if connection.vendor != "postgresql" or len(valid) >= COPY_THRESHOLD:
+                # Replays are settled up front. Small PostgreSQL submissions skip this: their
+                # INSERT ... ON CONFLICT DO NOTHING finds replays anyway, one round trip less.
+                existing = Case.objects.filter(
+                    ml_model=ml_model, external_id__in=list(valid)
+                ).values_list("external_id", "body_digest", "id")
+                for external_id, stored_digest, case_id in existing:
+                    index, _item, digest = valid.pop(external_id)
+                    _settle_existing(results[index], stored_digest, digest, case_id)
             if valid:
                 _insert_new(
                     ml_model=ml_model,
@@ -362,6 +365,8 @@ def _insert_new(
     cases.sort(key=lambda c: c.external_id)
     if connection.vendor == "postgresql" and len(cases) >= COPY_THRESHOLD:
         created_ids = _cases_copy_insert(cases)
+    elif connection.vendor == "postgresql":
+        created_ids = _cases_values_insert(cases)
     else:
         created_ids = _cases_orm_insert(cases, ml_model=ml_model, intake_key=intake_key)
     created = []
@@ -421,6 +426,7 @@ def _cases_orm_insert(cases: list[Case], *, ml_model: MLModel, intake_key: uuid.
 
 _CASE_FIELDS = [f for f in Case._meta.concrete_fields if not f.primary_key]
 _CASE_JSON = [isinstance(f, JSONField) for f in _CASE_FIELDS]
+_CASE_PLACEHOLDERS = "(" + ", ".join("%s::jsonb" if j else "%s" for j in _CASE_JSON) + ")"
 
 
 def _cases_copy_insert(cases: list[Case]) -> dict:
@@ -440,16 +446,7 @@ def _cases_copy_insert(cases: list[Case]) -> dict:
         )
         with cursor.cursor.copy(f"COPY {temp} ({columns}) FROM STDIN") as copy:
             for case in cases:
-                copy.write_row(
-                    [
-                        (json.dumps(value) if value is not None else None) if is_json else value
-                        for value, is_json in zip(
-                            (getattr(case, f.attname) for f in _CASE_FIELDS),
-                            _CASE_JSON,
-                            strict=True,
-                        )
-                    ]
-                )
+                copy.write_row(_case_row(case))
         cursor.execute(
             f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {temp} "  # noqa: S608
             f"ORDER BY {quote('external_id')} "
@@ -459,6 +456,33 @@ def _cases_copy_insert(cases: list[Case]) -> dict:
         created = dict(cursor.fetchall())
         cursor.execute(f"DROP TABLE {temp}")
     return created
+
+
+def _case_row(case: Case) -> list[Any]:
+    return [
+        (json.dumps(value) if value is not None else None) if is_json else value
+        for value, is_json in zip(
+            (getattr(case, f.attname) for f in _CASE_FIELDS), _CASE_JSON, strict=True
+        )
+    ]
+
+
+def _cases_values_insert(cases: list[Case]) -> dict:
+    """PostgreSQL, small submissions: one ``INSERT ... VALUES ... ON CONFLICT DO NOTHING
+    RETURNING``. Returns {external_id: id} of the rows this call created (no savepoint and no
+    fallback needed: a concurrent writer's ids are simply not returned)."""
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in _CASE_FIELDS)
+    params = [value for case in cases for value in _case_row(case)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(Case._meta.db_table)} ({columns}) "  # noqa: S608 - fixed names
+            f"VALUES {', '.join([_CASE_PLACEHOLDERS] * len(cases))} "
+            f"ON CONFLICT ({quote('ml_model_id')}, {quote('external_id')}) DO NOTHING "
+            f"RETURNING {quote('external_id')}, {quote('id')}",
+            params,
+        )
+        return dict(cursor.fetchall())
 
 
 def case_submit_one(*, ml_model: MLModel, item: Any, submitted_by: User) -> ItemResult:

@@ -8,14 +8,12 @@ import binascii
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import BigIntegerField, Count, Min, Q, QuerySet
-from django.db.models.functions import Cast
+from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from reviewapp.errors import InvalidInput
 from reviewapp.models import (
-    AuditEvent,
     Case,
     CaseStatus,
     EscalationSource,
@@ -98,9 +96,10 @@ def queue_overview(*, user: User, ml_model: MLModel | None = None) -> list[Queue
     """Per model of the user's teams: cases waiting, claimed, escalated, expired in the last
     24 hours, SLA breaches and the oldest waiting case. Three grouped queries whatever the
     number of models: waiting cases by an index-only scan of the partial index
-    case_queue_idx; claims and escalations by their partial indexes; expiries from the audit
-    log. SLA breaches are claims past their SLA plus cases the SLA timer escalated (waiting
-    cases past their SLA are escalated by the periodic job within a minute)."""
+    case_queue_idx; claims and escalations by their partial indexes; expiries by the partial
+    index case_expired_idx (model, expired_at). SLA breaches are claims past their SLA plus
+    cases the SLA timer escalated (waiting cases past their SLA are escalated by the periodic
+    job within a minute)."""
     models = list(_team_models(user)) if ml_model is None else [ml_model]
     if not models:
         return []
@@ -130,9 +129,8 @@ def queue_overview(*, user: User, ml_model: MLModel | None = None) -> list[Queue
     expired = dict(
         Case.objects.filter(
             ml_model__in=models,
-            pk__in=AuditEvent.objects.filter(
-                action="case.expired", occurred_at__gte=now - EXPIRED_WINDOW
-            ).values(as_id=Cast("target_id", BigIntegerField())),
+            status=CaseStatus.EXPIRED,
+            expired_at__gte=now - EXPIRED_WINDOW,
         )
         .values_list("ml_model")
         .annotate(n=Count("id"))

@@ -74,9 +74,7 @@ def test_owner_proposes_and_manager_approves_a_threshold(page, login, screenshot
     }
 
 
-def test_lead_releases_a_reviewers_claim_from_the_queues_page(
-    page, login, screenshot, live_server
-):
+def test_lead_releases_a_reviewers_claim_from_the_queues_page(page, login, screenshot, live_server):
     """The lead sees the counts and the claim, releases it, and the case is queued again."""
     team = make_team("payments-risk")
     ml_model = make_model(team=team, slug="fraud-screening")

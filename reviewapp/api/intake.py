@@ -1,6 +1,7 @@
 """Case intake and read endpoints: POST /cases, POST /cases/batch, GET /cases[/{id}]."""
 
 from django.conf import settings
+from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -8,10 +9,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from reviewapp.errors import Conflict, InvalidInput, PayloadTooLarge, PermissionDenied
-from reviewapp.models import Role
+from reviewapp.models import Case, MLModel, Role
 from reviewapp.selectors.cases import case_representation, cases_visible_to, with_current_decision
 from reviewapp.services.access import case_get_for_user, permission_denied_record
-from reviewapp.services.audit import audit_record
+from reviewapp.services.audit import audit_event_build, audit_record_many
 from reviewapp.services.intake import batch_items_or_error, case_submit_one, cases_submit
 
 
@@ -66,7 +67,7 @@ BATCH_OUT = inline_serializer(
 )
 
 
-def _service_model(request: Request, action: str):
+def _service_model(request: Request, action: str) -> MLModel:
     user = request.user
     if user.role != Role.SERVICE_ACCOUNT or user.service_model_id is None:
         permission_denied_record(
@@ -134,12 +135,13 @@ class CaseListCreateApi(APIView):
         return Response({"results": [case_representation(c) for c in cases], "next": None})
 
 
-def audit_record_view(request: Request, cases: list) -> None:
-    from django.db import transaction
-
+def audit_record_view(request: Request, cases: list[Case]) -> None:
+    """One case.viewed event per case read, written together."""
     with transaction.atomic():
-        for case in cases:
-            audit_record(actor=request.user, action="case.viewed", target=case)
+        audit_record_many(
+            audit_event_build(actor=request.user, action="case.viewed", target=case)
+            for case in cases
+        )
 
 
 class CaseBatchApi(APIView):
@@ -175,7 +177,6 @@ class CaseDetailApi(APIView):
     )
     def get(self, request: Request, case_id: int) -> Response:
         case = case_get_for_user(user=request.user, case_id=case_id)
-        case = with_current_decision(cases_visible_to(request.user)).get(pk=case.pk)
         hide = (
             case.is_blind
             and case.decided_at is None

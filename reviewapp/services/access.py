@@ -25,7 +25,9 @@ def permission_denied_record(
 
 def case_get_for_user(*, user: User, case_id: int | str, action: str = "case.view") -> Case:
     try:
-        case = Case.objects.select_related("ml_model", "model_version").get(pk=int(case_id))
+        case = Case.objects.select_related("ml_model", "model_version", "assigned_to").get(
+            pk=int(case_id)
+        )
     except (Case.DoesNotExist, ValueError, TypeError):
         raise NotFound("No such case.") from None
     if not user_can_view_case(user, case):

@@ -25,9 +25,11 @@ run: install
 test: install
 	bash scripts/run-tests.sh
 
+## make lint: ruff, then the import-linter contracts of pyproject.toml (no tests run)
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 format: install
 	$(VENV)/bin/ruff format .

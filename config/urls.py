@@ -4,12 +4,12 @@ from django.http import HttpRequest
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from reviewapp.permissions import user_can_administer
+from reviewapp.permissions import Capability, user_has
 from reviewapp.views import core
 
 
 def _admin_has_permission(request: HttpRequest) -> bool:
-    return user_can_administer(request.user)
+    return user_has(request.user, Capability.ADMINISTER)
 
 
 admin.site.has_permission = _admin_has_permission
@@ -23,6 +23,8 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Single sign-on (reviewapp/sso.py): 404 unless OIDC_RP_CLIENT_ID is set.
+    path("oidc/", include("mozilla_django_oidc.urls")),
     path("healthz", core.healthz, name="healthz"),
     path("readyz", core.readyz, name="readyz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -37,5 +39,7 @@ urlpatterns = [
     path("", include("reviewapp.urls")),
 ]
 
+handler400 = "reviewapp.views.core.bad_request"
+handler403 = "reviewapp.views.core.permission_denied"
 handler404 = "reviewapp.views.core.not_found"
 handler500 = "reviewapp.views.core.server_error"

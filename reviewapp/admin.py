@@ -5,6 +5,12 @@ Every change made here is audited in the admin's own transaction: role changes g
 ``services.accounts.user_set_role``, team memberships are recorded as added or removed, and
 service accounts are created by ``services.accounts.service_account_create`` with their token
 shown once on the page that follows.
+
+What a service owns is read-only here, so the admin cannot skip its rules: a model's team,
+owner, labels, input schema, webhook URL and secret (owner-only changes, the SSRF check and
+secret rotation live in the registry and webhook services and ``set_webhook``), a user's
+service model, pseudonym and the staff flags that follow from the role, token digests.
+Models are registered by ``create_service_account`` or the API, not added here.
 """
 
 from typing import Any
@@ -99,7 +105,18 @@ class UserAdmin(BaseUserAdmin):
             },
         ),
     )
-    readonly_fields = ("pseudonym", "last_login", "date_joined")
+    # Staff and superuser flags follow the role (``user_set_role``); Django's own groups and
+    # permissions are not how reviewapp grants anything.
+    readonly_fields = (
+        "pseudonym",
+        "service_model",
+        "is_staff",
+        "is_superuser",
+        "groups",
+        "user_permissions",
+        "last_login",
+        "date_joined",
+    )
     inlines = [MembershipInline]
 
     def get_queryset(self, request: HttpRequest) -> Any:
@@ -178,8 +195,30 @@ class MLModelAdmin(AuditedAdmin):
     list_display = ("slug", "name", "team", "service_account_count")
     list_select_related = ("team",)
     search_fields = ("slug", "name")
-    readonly_fields = ("webhook_secret", "created_at")
+    fields = (
+        "slug",
+        "name",
+        "team",
+        "owner",
+        "labels",
+        "input_schema",
+        "webhook_url",
+        "webhook_secret_set",
+        "created_at",
+    )
+    # Only the display name is edited here; everything else belongs to a service.
+    readonly_fields = tuple(f for f in fields if f != "name")
     actions = ["create_service_account"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # registration goes through create_service_account or the API
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # a model's cases, decisions and audit trail outlive it
+
+    @admin.display(description="Webhook secret", boolean=True)
+    def webhook_secret_set(self, obj: MLModel) -> bool:
+        return bool(obj.webhook_secret)
 
     def get_queryset(self, request: HttpRequest) -> Any:
         return super().get_queryset(request).annotate(n_accounts=models.Count("service_accounts"))

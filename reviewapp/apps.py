@@ -7,4 +7,6 @@ class ReviewappConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from reviewapp import signals  # noqa: F401
+        # signals: the audit receivers. tasks: register the Celery tasks in every process,
+        # since services queue them by name (reviewapp.jobs) rather than importing them.
+        from reviewapp import signals, tasks  # noqa: F401

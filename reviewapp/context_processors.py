@@ -3,30 +3,26 @@
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
-from reviewapp import permissions as perms
-from reviewapp.models import Alert, Role
+from reviewapp.models import Alert
+from reviewapp.permissions import Capability, user_has
 
-ALERT_BANNER_ROLES = frozenset({Role.MANAGER, Role.MODEL_OWNER})
+NAV_LINKS = (
+    (Capability.REVIEW, "Review", "review-home"),
+    (Capability.VIEW_QUEUE_OVERVIEW, "Queues", "queue-overview"),
+    (Capability.VIEW_DASHBOARDS, "Adoption", "dashboard-adoption"),
+    (Capability.VIEW_DASHBOARDS, "Model health", "dashboard-health"),
+    (Capability.VIEW_MODEL_PAGES, "Models", "model-list"),
+    (Capability.VIEW_AUDIT, "Audit log", "audit-log"),
+    (Capability.ADMINISTER, "Admin", "admin:index"),
+)
 
 
 def navigation(request: HttpRequest) -> dict:
+    """The pages the signed-in user's role has (the permissions table decides)."""
     user = request.user
     if not user.is_authenticated:
         return {"nav": []}
-    links = []
-    if user.role in perms.REVIEWING_ROLES:
-        links.append(("Review", "review-home"))
-    if perms.user_can_view_queue_overview(user):
-        links.append(("Queues", "queue-overview"))
-    if perms.user_can_view_dashboards(user):
-        links.append(("Adoption", "dashboard-adoption"))
-        links.append(("Model health", "dashboard-health"))
-    if perms.user_can_manage_model(user) or user.role == "manager":
-        links.append(("Models", "model-list"))
-    if perms.user_can_view_audit(user):
-        links.append(("Audit log", "audit-log"))
-    if perms.user_can_administer(user):
-        links.append(("Admin", "admin:index"))
+    links = [(label, url_name) for cap, label, url_name in NAV_LINKS if user_has(user, cap)]
     return {"nav": links, **alerts(request)}
 
 
@@ -34,7 +30,7 @@ def alerts(request: HttpRequest) -> dict:
     """Open model-health alerts of the models of the user's teams, for the banner shown to
     managers and model owners: one query (up to 6 rows), run only if a template reads it."""
     user = request.user
-    if not user.is_authenticated or user.role not in ALERT_BANNER_ROLES:
+    if not user_has(user, Capability.MANAGE_HEALTH):
         return {"health_alerts": []}
 
     def _open() -> list[Alert]:

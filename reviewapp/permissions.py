@@ -1,16 +1,89 @@
-"""Who may do what: one predicate per capability. Every view and endpoint asks one of these
-on the server; object-level checks take the object."""
+"""Who may do what. The only module that knows roles.
+
+``ROLE_CAPABILITIES`` is the whole rule set as data: each role maps the capabilities it has to
+the scope it has them in (the models of the person's own teams, every model, or the one model a
+service account belongs to). Every view, endpoint, service and the navigation ask
+``user_has`` (or a named predicate below that reads it); nothing else compares roles.
+Object-level rules that also depend on a case's state (only the claimant decides, escalated
+cases need a lead, four eyes on policies) are named predicates built on the table.
+"""
+
+from collections.abc import Mapping
+from enum import Enum, StrEnum
+from types import MappingProxyType
 
 from django.db.models import QuerySet
 
-from reviewapp.models import Case, MLModel, Role, User
+from reviewapp.models import Case, CaseStatus, MLModel, Role, User
 
-REVIEWING_ROLES = frozenset({Role.REVIEWER, Role.LEAD})
-ALL_TEAMS_ROLES = frozenset({Role.AUDITOR})
+UNDECIDED_STATUSES = frozenset({CaseStatus.QUEUED, CaseStatus.ASSIGNED, CaseStatus.ESCALATED})
 
 
-def _is_person(user: User) -> bool:
-    return bool(user and user.is_authenticated and user.is_active)
+class Capability(StrEnum):
+    VIEW_CASES = "view_cases"  # read a model's cases and decisions (API, pages, feed)
+    SUBMIT_CASES = "submit_cases"  # submit cases over the API
+    REVIEW = "review"  # claim from and decide in a model's queue
+    LEAD = "lead"  # decide escalated cases, release/reassign others' claims, reopen
+    VIEW_QUEUE_OVERVIEW = "view_queue_overview"  # the queues page
+    VIEW_DASHBOARDS = "view_dashboards"  # adoption and model-health dashboards
+    REFRESH_FIGURES = "refresh_figures"  # ask for a rollup refresh (a POST)
+    EXPORT = "export"  # label export and metrics downloads
+    VIEW_MODEL_PAGES = "view_model_pages"  # label set, versions, policy, webhook deliveries
+    MANAGE_MODEL = "manage_model"  # versions, policy proposals, webhook, drift baseline
+    APPROVE_POLICY = "approve_policy"  # approve or reject another person's proposal
+    MANAGE_HEALTH = "manage_health"  # tripwires and alerts
+    VIEW_AUDIT = "view_audit"  # the audit log, its export and chain verification
+    ADMINISTER = "administer"  # users, teams, roles, service accounts (Django admin)
+
+
+class Scope(Enum):
+    TEAM = "the models of the person's teams"
+    ALL = "every model"
+    OWN_MODEL = "the service account's own model"
+
+
+C, T, A = Capability, Scope.TEAM, Scope.ALL
+ROLE_CAPABILITIES: Mapping[str, Mapping[Capability, Scope]] = MappingProxyType(
+    {
+        Role.REVIEWER: {C.VIEW_CASES: T, C.REVIEW: T},
+        Role.LEAD: {C.VIEW_CASES: T, C.REVIEW: T, C.LEAD: T, C.VIEW_QUEUE_OVERVIEW: T},
+        Role.MANAGER: {
+            C.VIEW_CASES: T,
+            C.VIEW_QUEUE_OVERVIEW: T,
+            C.VIEW_DASHBOARDS: T,
+            C.REFRESH_FIGURES: T,
+            C.EXPORT: T,
+            C.VIEW_MODEL_PAGES: T,
+            C.APPROVE_POLICY: T,
+            C.MANAGE_HEALTH: T,
+        },
+        Role.MODEL_OWNER: {
+            C.VIEW_CASES: T,
+            C.VIEW_DASHBOARDS: T,
+            C.REFRESH_FIGURES: T,
+            C.EXPORT: T,
+            C.VIEW_MODEL_PAGES: T,
+            C.MANAGE_MODEL: T,
+            C.MANAGE_HEALTH: T,
+        },
+        Role.AUDITOR: {C.VIEW_CASES: A, C.VIEW_DASHBOARDS: A, C.EXPORT: A, C.VIEW_AUDIT: A},
+        Role.ADMIN: {C.ADMINISTER: A},
+        Role.SERVICE_ACCOUNT: {C.VIEW_CASES: Scope.OWN_MODEL, C.SUBMIT_CASES: Scope.OWN_MODEL},
+    }
+)
+del C, T, A
+
+
+def _is_person(user: User | None) -> bool:
+    return bool(user is not None and user.is_authenticated and user.is_active)
+
+
+def _scope(user: User | None, capability: Capability) -> Scope | None:
+    if not _is_person(user):
+        return None
+    if user.is_superuser and capability == Capability.ADMINISTER:
+        return Scope.ALL
+    return ROLE_CAPABILITIES.get(user.role, {}).get(capability)
 
 
 def user_team_ids(user: User) -> set[int]:
@@ -24,140 +97,80 @@ def user_team_ids(user: User) -> set[int]:
     return cached
 
 
-def _in_team(user: User, ml_model: MLModel) -> bool:
+def user_has(user: User | None, capability: Capability, ml_model: MLModel | None = None) -> bool:
+    """Whether USER has CAPABILITY: on ML_MODEL when given, else anywhere (the role has it)."""
+    scope = _scope(user, capability)
+    if scope is None:
+        return False
+    if ml_model is None or scope is Scope.ALL:
+        return True
+    if scope is Scope.OWN_MODEL:
+        return user.service_model_id == ml_model.pk
     return ml_model.team_id in user_team_ids(user)
 
 
-def models_visible_to(user: User) -> QuerySet[MLModel]:
-    """The models whose cases a user may see at all."""
-    if not _is_person(user):
+def models_with(user: User | None, capability: Capability) -> QuerySet[MLModel]:
+    """The models on which USER has CAPABILITY."""
+    scope = _scope(user, capability)
+    if scope is None:
         return MLModel.objects.none()
-    if user.role == Role.SERVICE_ACCOUNT:
-        return MLModel.objects.filter(pk=user.service_model_id)
-    if user.role in ALL_TEAMS_ROLES:
+    if scope is Scope.ALL:
         return MLModel.objects.all()
-    if user.role == Role.ADMIN:
-        return MLModel.objects.none()
+    if scope is Scope.OWN_MODEL:
+        return MLModel.objects.filter(pk=user.service_model_id)
     return MLModel.objects.filter(team_id__in=user_team_ids(user))
 
 
-def user_can_view_model(user: User, ml_model: MLModel) -> bool:
-    if not _is_person(user):
-        return False
-    if user.role == Role.SERVICE_ACCOUNT:
-        return user.service_model_id == ml_model.pk
-    if user.role in ALL_TEAMS_ROLES:
-        return True
-    if user.role == Role.ADMIN:
-        return False
-    return _in_team(user, ml_model)
+def roles_with(capability: Capability) -> frozenset[str]:
+    """The roles that have CAPABILITY (for queries over people, e.g. who may take a claim)."""
+    return frozenset(role for role, caps in ROLE_CAPABILITIES.items() if capability in caps)
 
 
-def user_can_view_case(user: User, case: Case) -> bool:
-    if not _is_person(user):
-        return False
-    if user.role == Role.SERVICE_ACCOUNT:
-        return user.service_model_id == case.ml_model_id
-    if user.role in ALL_TEAMS_ROLES:
-        return True
-    if user.role == Role.ADMIN:
-        return False
-    return case.ml_model.team_id in user_team_ids(user)
+def models_visible_to(user: User | None) -> QuerySet[MLModel]:
+    """The models whose cases a user may see at all."""
+    return models_with(user, Capability.VIEW_CASES)
 
 
-def user_can_submit_cases(user: User, ml_model: MLModel) -> bool:
-    return (
-        _is_person(user)
-        and user.role == Role.SERVICE_ACCOUNT
-        and user.service_model_id == ml_model.pk
-    )
+# --- object-level rules built on the table -------------------------------------------------
 
 
-def user_can_review(user: User, ml_model: MLModel) -> bool:
-    """Claim from and decide in the model's queue."""
-    return _is_person(user) and user.role in REVIEWING_ROLES and _in_team(user, ml_model)
+def user_can_view_case(user: User | None, case: Case) -> bool:
+    return user_has(user, Capability.VIEW_CASES, case.ml_model)
 
 
-def user_can_review_any(user: User) -> bool:
-    """Use the reviewer's pages at all (a reviewer or lead); per-model checks still apply."""
-    return _is_person(user) and user.role in REVIEWING_ROLES
-
-
-def user_can_lead(user: User, ml_model: MLModel) -> bool:
-    """Decide escalated cases, reassign/release others' claims, reopen decisions."""
-    return _is_person(user) and user.role == Role.LEAD and _in_team(user, ml_model)
-
-
-def user_can_decide(user: User, *, case: Case) -> bool:
+def user_can_decide(user: User | None, *, case: Case) -> bool:
     """Only the case's claimant may decide it; escalated cases only by a lead."""
-    if not user_can_review(user, case.ml_model):
+    if not user_has(user, Capability.REVIEW, case.ml_model):
         return False
     if case.assigned_to_id != user.pk:
         return False
-    return not (case.escalated_at and user.role != Role.LEAD)
+    return not case.escalated_at or user_has(user, Capability.LEAD, case.ml_model)
 
 
-def user_can_view_dashboards(user: User, ml_model: MLModel | None = None) -> bool:
-    """Adoption and model-health dashboards."""
-    if not _is_person(user):
-        return False
-    if user.role == Role.AUDITOR:
-        return True
-    if user.role not in (Role.MANAGER, Role.MODEL_OWNER):
-        return False
-    return ml_model is None or _in_team(user, ml_model)
+def user_can_take_escalated(user: User | None, ml_model: MLModel) -> bool:
+    """Escalated cases go to leads (a claim serves them first; a reassignment needs a lead)."""
+    return user_has(user, Capability.LEAD, ml_model)
 
 
-def user_can_export(user: User, ml_model: MLModel) -> bool:
-    if not _is_person(user):
-        return False
-    if user.role == Role.AUDITOR:
-        return True
-    return user.role in (Role.MANAGER, Role.MODEL_OWNER) and _in_team(user, ml_model)
-
-
-def user_can_view_queue_overview(user: User, ml_model: MLModel | None = None) -> bool:
-    if not _is_person(user) or user.role not in (Role.LEAD, Role.MANAGER):
-        return False
-    return ml_model is None or _in_team(user, ml_model)
-
-
-def user_can_manage_model(user: User, ml_model: MLModel | None = None) -> bool:
-    """Register versions, propose routing policy changes, manage the webhook."""
-    if not _is_person(user) or user.role != Role.MODEL_OWNER:
-        return False
-    return ml_model is None or _in_team(user, ml_model)
-
-
-def user_can_approve_policy(user: User, ml_model: MLModel, *, proposed_by_id: int | None) -> bool:
-    """A manager of the model's team who did not propose the change (four eyes)."""
-    return (
-        _is_person(user)
-        and user.role == Role.MANAGER
-        and _in_team(user, ml_model)
-        and user.pk != proposed_by_id
+def user_can_release(user: User | None, *, case: Case) -> bool:
+    """The claimant gives a case back, or a lead of the team releases anyone's claim."""
+    is_claimant = user is not None and case.assigned_to_id == user.pk
+    return (is_claimant and user_has(user, Capability.REVIEW, case.ml_model)) or user_has(
+        user, Capability.LEAD, case.ml_model
     )
 
 
-def user_can_view_audit(user: User) -> bool:
-    return _is_person(user) and user.role == Role.AUDITOR
+def user_can_approve_policy(
+    user: User | None, ml_model: MLModel, *, proposed_by_id: int | None
+) -> bool:
+    """A manager of the model's team who did not propose the change (four eyes)."""
+    return user_has(user, Capability.APPROVE_POLICY, ml_model) and user.pk != proposed_by_id
 
 
-def user_can_administer(user: User) -> bool:
-    """Users, teams, roles and service accounts (the Django admin)."""
-    return _is_person(user) and (user.role == Role.ADMIN or user.is_superuser)
-
-
-def user_can_manage_health(user: User, ml_model: MLModel | None = None) -> bool:
-    """Set and disable tripwires, resolve alerts: managers and model owners of the team."""
-    if not _is_person(user) or user.role not in (Role.MANAGER, Role.MODEL_OWNER):
-        return False
-    return ml_model is None or _in_team(user, ml_model)
-
-
-def user_can_view_model_pages(user: User, ml_model: MLModel | None = None) -> bool:
-    """The model pages (label set, versions, routing policy and proposals, webhook and its
-    deliveries): model owners and managers of the model's team."""
-    if not _is_person(user) or user.role not in (Role.MODEL_OWNER, Role.MANAGER):
-        return False
-    return ml_model is None or _in_team(user, ml_model)
+def user_may_see_model_answer(user: User | None, case: Case) -> bool:
+    """Whether USER may see the model's answer on CASE (label, confidence, scores, explanation
+    and routing text derived from them). A blind case hides it from everyone who may decide
+    it until it is decided; everyone else who may see the case sees it."""
+    if not case.is_blind or case.status not in UNDECIDED_STATUSES:
+        return True
+    return not user_has(user, Capability.REVIEW, case.ml_model)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole suite on SQLite, then again on PostgreSQL (with Redis) when they answer.
+# The import contracts, then the whole suite on SQLite, then again on PostgreSQL (with Redis)
+# when they answer.
 # With CI=true, PostgreSQL, Redis and Chromium are required: a missing one fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +29,10 @@ if in_ci; then
   [[ $have_pg == 1 ]] || { echo "CI=true: PostgreSQL is required and does not answer" >&2; exit 1; }
   [[ -x /usr/bin/chromium ]] || { echo "CI=true: /usr/bin/chromium is required" >&2; exit 1; }
 fi
+
+# The import contracts of pyproject.toml ([tool.importlinter]) first: a broken one fails the run.
+echo "== import contracts (lint-imports)"
+.venv/bin/lint-imports --no-cache
 
 status=0
 if [[ $have_pg == 1 ]]; then

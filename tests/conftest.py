@@ -151,3 +151,16 @@ def _flush_past_audit_triggers():
     DatabaseOperations.execute_sql_flush = execute_sql_flush
     yield
     DatabaseOperations.execute_sql_flush = original
+
+
+@pytest.fixture(autouse=True)
+def _rate_limit_state():
+    """Each test starts with no rate-limit counts, no unwritten audit tallies, no back-off."""
+    from django.core.cache import caches
+
+    from reviewapp.services.ratelimit import rate_limit_reset
+
+    caches["ratelimit"].clear()
+    rate_limit_reset()
+    yield
+    rate_limit_reset()

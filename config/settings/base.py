@@ -45,6 +45,12 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "csp.middleware.CSPMiddleware",
     "axes.middleware.AxesMiddleware",
+    # Failed sign-ins per client address, review actions per person (README, "Limits").
+    "reviewapp.middleware.RateLimitMiddleware",
+    # A 400 for query strings no API operation can use (NUL characters), before any view.
+    "reviewapp.api.querystring.ApiQueryStringMiddleware",
+    # Innermost, so that the pages and JSON bodies it makes still get the headers above.
+    "reviewapp.error_pages.ErrorPageMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -131,12 +137,20 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
-# Login lockout (django-axes): 5 failures per user+IP lock for 15 minutes.
+# Login lockout (django-axes): 5 failures per user+client address lock for 15 minutes. The
+# address is the proxy-aware one of reviewapp.middleware.client_ip (REVIEWAPP_TRUSTED_PROXIES),
+# the same the rate limits and the audit log use. Failures per address alone, whatever the
+# username (password spraying), are REVIEWAPP_RATE_LOGIN_IP below.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "reviewapp.middleware.client_ip"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+
+# Proxies whose X-Forwarded-For is believed: empty (none, the default), a number of proxy
+# hops, or comma-separated addresses/CIDR networks ("10.0.0.0/8,192.168.1.10").
+REVIEWAPP_TRUSTED_PROXIES = env("REVIEWAPP_TRUSTED_PROXIES", default="")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -145,11 +159,16 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # DRF's JSONParser, plus a 400 for NaN/Infinity and for bodies nested too deeply to parse.
+    "DEFAULT_PARSER_CLASSES": ["reviewapp.api.parsers.ReviewAppJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "reviewapp.api.exceptions.api_exception_handler",
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"user": env("API_THROTTLE_RATE", default="100000/minute")},
+    # Fail-open limits on the shared cache (reviewapp/api/throttling.py, README "Limits").
+    "DEFAULT_THROTTLE_CLASSES": [
+        "reviewapp.api.throttling.ApiThrottle",
+        "reviewapp.api.throttling.SubmitThrottle",
+        "reviewapp.api.throttling.ReviewThrottle",
+    ],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
@@ -161,14 +180,50 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "reviewapp.api.schema.close_request_bodies",
+    ],
+    # One named enum per choice set shared by several components (reviewapp/api/serializers.py).
+    "ENUM_NAME_OVERRIDES": {
+        "CaseStatusEnum": "reviewapp.models.cases.CaseStatus",
+        "DecisionActionEnum": "reviewapp.models.cases.DecisionAction",
+        "FallbackActionEnum": "reviewapp.models.registry.FallbackAction",
+    },
 }
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "ratelimit": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "rl"},
+}
 REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+        },
+        # Rate-limit counters: short timeouts, so that a Redis that hangs fails open quickly.
+        "ratelimit": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.25},
+        },
     }
+
+# Rate limits (reviewapp/services/ratelimit.py; README, "Limits"): "N/period" such as
+# "600/minute" or "30/10minute"; "off" disables one. Counted in the "ratelimit" cache; when
+# it is down every limit allows (fail open), retrying the cache after RETRY_S seconds.
+REVIEWAPP_RATE_LIMIT_CACHE = "ratelimit"
+REVIEWAPP_RATE_LIMIT_RETRY_S = env.float("REVIEWAPP_RATE_LIMIT_RETRY_S", default=5.0)
+REVIEWAPP_RATE_API = env(
+    "REVIEWAPP_RATE_API", default=env("API_THROTTLE_RATE", default="3000/minute")
+)
+REVIEWAPP_RATE_SUBMIT_REQUESTS = env("REVIEWAPP_RATE_SUBMIT_REQUESTS", default="600/minute")
+REVIEWAPP_RATE_SUBMIT_BURST = env("REVIEWAPP_RATE_SUBMIT_BURST", default="100/second")
+REVIEWAPP_RATE_SUBMIT_CASES = env("REVIEWAPP_RATE_SUBMIT_CASES", default="60000/minute")
+REVIEWAPP_RATE_REVIEW = env("REVIEWAPP_RATE_REVIEW", default="600/minute")
+REVIEWAPP_RATE_LOGIN_IP = env("REVIEWAPP_RATE_LOGIN_IP", default="30/10minute")
 
 # Celery
 CELERY_BROKER_URL = REDIS_URL or "memory://"
@@ -199,8 +254,14 @@ CELERY_BEAT_SCHEDULE = {
 # reviewapp
 REVIEWAPP_MAX_CASE_BYTES = 256 * 1024
 REVIEWAPP_MAX_BATCH_ITEMS = 1000
-REVIEWAPP_MAX_BATCH_BYTES = env.int("REVIEWAPP_MAX_BATCH_BYTES", default=64 * 1024 * 1024)
+REVIEWAPP_MAX_BATCH_BYTES = env.int("REVIEWAPP_MAX_BATCH_BYTES", default=4 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = REVIEWAPP_MAX_BATCH_BYTES
+# Input limits (reviewapp/validation.py), checked on every string, key and number of a
+# submitted case: deeper nesting, longer keys or strings, NUL characters, lone surrogates and
+# non-finite numbers are the item's own 400 error. Depth counts the case object as level 1.
+REVIEWAPP_MAX_JSON_DEPTH = env.int("REVIEWAPP_MAX_JSON_DEPTH", default=32)
+REVIEWAPP_MAX_JSON_KEY_CHARS = env.int("REVIEWAPP_MAX_JSON_KEY_CHARS", default=200)
+REVIEWAPP_MAX_JSON_STRING_CHARS = env.int("REVIEWAPP_MAX_JSON_STRING_CHARS", default=100_000)
 REVIEWAPP_WEBHOOK_ALLOW_PRIVATE = env.bool("REVIEWAPP_WEBHOOK_ALLOW_PRIVATE", default=False)
 REVIEWAPP_WEBHOOK_TIMEOUT_S = 5.0
 REVIEWAPP_WEBHOOK_MAX_ATTEMPTS = 8
@@ -215,3 +276,39 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
+
+# Seal heads of the audit chain, appended outside the database (see README, "Audit anchor").
+REVIEWAPP_AUDIT_ANCHOR_FILE = env(
+    "REVIEWAPP_AUDIT_ANCHOR_FILE", default=str(BASE_DIR / "var" / "audit-anchor.jsonl")
+)
+REVIEWAPP_AUDIT_ANCHOR_URL = env("REVIEWAPP_AUDIT_ANCHOR_URL", default="")
+
+# Single sign-on: OpenID Connect through mozilla-django-oidc (reviewapp/sso.py; README "SSO
+# set-up"). Off unless OIDC_RP_CLIENT_ID is set; then /oidc/authenticate/ starts the code flow
+# and local password login stays for REVIEWAPP_LOCAL_LOGIN_ROLES only (break-glass admins).
+OIDC_RP_CLIENT_ID = env("OIDC_RP_CLIENT_ID", default="")
+OIDC_RP_CLIENT_SECRET = env("OIDC_RP_CLIENT_SECRET", default="")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env("OIDC_OP_AUTHORIZATION_ENDPOINT", default="")
+OIDC_OP_TOKEN_ENDPOINT = env("OIDC_OP_TOKEN_ENDPOINT", default="")
+OIDC_OP_USER_ENDPOINT = env("OIDC_OP_USER_ENDPOINT", default="")
+OIDC_OP_JWKS_ENDPOINT = env("OIDC_OP_JWKS_ENDPOINT", default="")
+OIDC_OP_ISSUER = env("OIDC_OP_ISSUER", default="")  # when set, the ID token's "iss" must match
+OIDC_RP_SIGN_ALGO = env("OIDC_RP_SIGN_ALGO", default="RS256")
+OIDC_RP_SCOPES = env("OIDC_RP_SCOPES", default="openid email profile")
+OIDC_USE_PKCE = env.bool("OIDC_USE_PKCE", default=True)
+OIDC_TIMEOUT = env.float("OIDC_TIMEOUT", default=10.0)
+OIDC_AUTHENTICATE_CLASS = "reviewapp.sso.SSOAuthenticateView"
+OIDC_CALLBACK_CLASS = "reviewapp.sso.SSOCallbackView"
+REVIEWAPP_OIDC_PROVIDER_NAME = env("REVIEWAPP_OIDC_PROVIDER_NAME", default="single sign-on")
+REVIEWAPP_OIDC_USERNAME_CLAIM = env("REVIEWAPP_OIDC_USERNAME_CLAIM", default="preferred_username")
+REVIEWAPP_OIDC_GROUPS_CLAIM = env("REVIEWAPP_OIDC_GROUPS_CLAIM", default="groups")
+# {"<IdP group>": {"role": "<role>", "team": "<team slug>"}, ...}; the first matching entry
+# gives the role, every matching entry its team; a person with no mapped group is refused.
+REVIEWAPP_OIDC_GROUP_MAP = env.json("REVIEWAPP_OIDC_GROUP_MAP", default={})
+REVIEWAPP_LOCAL_LOGIN_ROLES = env.list("REVIEWAPP_LOCAL_LOGIN_ROLES", default=["admin"])
+AUTHENTICATION_BACKENDS = [
+    "reviewapp.sso.LocalPasswordBackend"
+    if path == "django.contrib.auth.backends.ModelBackend"
+    else path
+    for path in AUTHENTICATION_BACKENDS
+] + ["reviewapp.sso.SSOBackend"]

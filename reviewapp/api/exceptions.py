@@ -7,6 +7,7 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 
 from reviewapp.errors import ReviewAppError
+from reviewapp.services.access import denial_audit, denial_record
 
 
 def error_response(
@@ -28,6 +29,7 @@ def _flatten_message(detail: object) -> str:
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, ReviewAppError):
+        denial_audit(exc)
         response = error_response(exc.status_code, exc.code, exc.message, exc.details)
     elif isinstance(exc, Http404):
         response = error_response(404, "not_found", "Not found.")
@@ -48,11 +50,9 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         response = error_response(401, "not_authenticated", str(exc.detail))
         response["WWW-Authenticate"] = 'Bearer realm="api"'
     elif isinstance(exc, exceptions.PermissionDenied | DjangoPermissionDenied):
-        from reviewapp.services.access import permission_denied_record
-
         request = context.get("request")
         view = context.get("view")
-        permission_denied_record(
+        denial_record(
             user=getattr(request, "user", None),
             action=f"api:{view.__class__.__name__}" if view else "api",
             target_type="endpoint",

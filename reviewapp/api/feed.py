@@ -5,68 +5,46 @@ from urllib.parse import urlencode
 
 from django.db import transaction
 from django.urls import path, reverse
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import serializers
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from reviewapp.errors import InvalidInput, NotFound
-from reviewapp.models import MLModel, Role
+from reviewapp.api.serializers import DecisionFeedSerializer, error_responses, int_range
+from reviewapp.errors import InvalidInput
+from reviewapp.models import MLModel
+from reviewapp.permissions import Capability, user_has
 from reviewapp.selectors.feed import FEED_MAX_LIMIT, decision_feed_page, feed_limit_parse
-from reviewapp.services.access import model_get_for_user
+from reviewapp.services.access import model_for_user, service_model_for
 from reviewapp.services.audit import audit_record
-
-FEED_OUT = inline_serializer(
-    "DecisionFeed",
-    {
-        "results": inline_serializer(
-            "DecisionEvent",
-            {
-                "event": serializers.CharField(),
-                "decision_id": serializers.IntegerField(),
-                "case_id": serializers.IntegerField(),
-                "external_id": serializers.CharField(),
-                "model": serializers.CharField(),
-                "model_version": serializers.CharField(),
-                "action": serializers.ChoiceField(["accept", "override"]),
-                "final_label": serializers.CharField(),
-                "reason_code": serializers.CharField(),
-                "feedback": serializers.CharField(),
-                "decided_at": serializers.DateTimeField(),
-                "cursor": serializers.CharField(),
-            },
-            many=True,
-        ),
-        "next": serializers.CharField(allow_null=True),
-    },
-)
 
 
 def _feed_model(request: Request) -> MLModel:
+    """A service account reads its own model's feed (?model= optional); people name it."""
     user = request.user
     slug = request.query_params.get("model", "")
-    if user.role == Role.SERVICE_ACCOUNT:
-        ml_model = user.service_model
-        if slug and slug != ml_model.slug:
-            raise NotFound(f"No model '{slug}'.")
-        return ml_model
     if not slug:
-        raise InvalidInput(
-            "Pass ?model=<slug> to read a model's decisions.", details={"model": ["Required."]}
-        )
-    return model_get_for_user(user=request.user, slug=slug, action="decision_feed.read")
+        if not user_has(user, Capability.SUBMIT_CASES):
+            raise InvalidInput(
+                "Pass ?model=<slug> to read a model's decisions.",
+                details={"model": ["Required."]},
+            )
+        return service_model_for(user=user, action="decision_feed.read")
+    return model_for_user(user=user, slug=slug, action="decision_feed.read")
 
 
 class DecisionFeedApi(APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter("after", str, description="cursor of the last decision you have"),
-            OpenApiParameter("limit", int, description=f"1..{FEED_MAX_LIMIT}, default 100"),
+            OpenApiParameter(
+                "limit", int_range(1, FEED_MAX_LIMIT), description="page size, default 100"
+            ),
             OpenApiParameter("model", str, description="model slug (people; optional for SA)"),
         ],
-        responses={200: FEED_OUT},
+        responses={200: DecisionFeedSerializer, **error_responses(400, 401, 403, 404, 429)},
         summary="The model's decisions in order, cursor-paginated (no gaps, no repeats)",
+        operation_id="decisions_feed",
     )
     def get(self, request: Request) -> Response:
         ml_model = _feed_model(request)

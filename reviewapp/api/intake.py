@@ -2,16 +2,28 @@
 
 from django.conf import settings
 from django.db import transaction
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from reviewapp.errors import Conflict, InvalidInput, PayloadTooLarge, PermissionDenied
-from reviewapp.models import Case, MLModel, Role
-from reviewapp.selectors.cases import case_representation, cases_visible_to, with_current_decision
-from reviewapp.services.access import case_get_for_user, permission_denied_record
+from reviewapp.api.bodies import case_representation
+from reviewapp.api.serializers import (
+    BatchResultSerializer,
+    CaseListSerializer,
+    CaseSerializer,
+    error_responses,
+)
+from reviewapp.errors import Conflict, InvalidInput, PayloadTooLarge
+from reviewapp.models import Case
+from reviewapp.selectors.cases import cases_by_external_id, visible_case_with_decision
+from reviewapp.services.access import case_for_user, service_model_for
 from reviewapp.services.audit import audit_event_build, audit_record_many
 from reviewapp.services.intake import batch_items_or_error, case_submit_one, cases_submit
 
@@ -24,15 +36,17 @@ class ContributionSerializer(serializers.Serializer):
 
 class ExplanationSerializer(serializers.Serializer):
     method = serializers.CharField(required=False)
-    base_value = serializers.FloatField(required=False)
-    contributions = ContributionSerializer(many=True)
-    summary = serializers.CharField(required=False)
+    base_value = serializers.FloatField(required=False, allow_null=True)
+    contributions = ContributionSerializer(many=True, required=False)
+    summary = serializers.CharField(required=False, allow_null=True, max_length=2000)
 
 
 class PredictionSerializer(serializers.Serializer):
     label = serializers.CharField()
     confidence = serializers.FloatField(min_value=0, max_value=1)
-    scores = serializers.DictField(child=serializers.FloatField(), required=False)
+    scores = serializers.DictField(
+        child=serializers.FloatField(min_value=0, max_value=1), required=False, allow_null=True
+    )
 
 
 class CaseSubmitSerializer(serializers.Serializer):
@@ -47,36 +61,6 @@ class CaseSubmitSerializer(serializers.Serializer):
     metadata = serializers.DictField(required=False)
 
 
-CASE_OUT = inline_serializer(
-    "Case",
-    {
-        "id": serializers.IntegerField(),
-        "external_id": serializers.CharField(),
-        "model": serializers.CharField(),
-        "model_version": serializers.CharField(),
-        "status": serializers.CharField(),
-        "routing_reason": serializers.CharField(),
-        "routing_reasons": serializers.ListField(child=serializers.CharField()),
-        "decision": serializers.DictField(allow_null=True),
-        "url": serializers.CharField(),
-    },
-)
-BATCH_OUT = inline_serializer(
-    "BatchResult",
-    {"results": serializers.ListField(child=serializers.DictField())},
-)
-
-
-def _service_model(request: Request, action: str) -> MLModel:
-    user = request.user
-    if user.role != Role.SERVICE_ACCOUNT or user.service_model_id is None:
-        permission_denied_record(
-            user=user, action=action, target_type="endpoint", target_id=request.path
-        )
-        raise PermissionDenied("Only a model's service account may submit cases.")
-    return user.service_model
-
-
 def _check_size(request: Request, limit: int) -> None:
     length = request.META.get("CONTENT_LENGTH") or "0"
     if length.isdigit() and int(length) > limit:
@@ -86,36 +70,35 @@ def _check_size(request: Request, limit: int) -> None:
 class CaseListCreateApi(APIView):
     @extend_schema(
         request=CaseSubmitSerializer,
-        responses={201: CASE_OUT, 200: CASE_OUT},
+        responses={
+            201: OpenApiResponse(CaseSerializer, description="Created."),
+            200: OpenApiResponse(CaseSerializer, description="Identical replay: the stored case."),
+            **error_responses(400, 401, 403, 409, 413, 415, 429),
+        },
         summary="Submit one case (idempotent by external_id)",
         operation_id="case_submit",
     )
     def post(self, request: Request) -> Response:
         _check_size(request, settings.REVIEWAPP_MAX_CASE_BYTES)
-        ml_model = _service_model(request, "case.submit")
+        ml_model = service_model_for(user=request.user, action="case.submit", endpoint=request.path)
         result = case_submit_one(ml_model=ml_model, item=request.data, submitted_by=request.user)
         if result.status == "error":
             error = Conflict if result.code == "conflict" else InvalidInput
-            details = dict(result.errors)
-            message = next(iter(result.errors.values()))[0]
-            field = next(iter(result.errors))
-            raise error(
-                message if field == "non_field_errors" else f"{field}: {message}", details=details
-            )
+            raise error(result.message(), details=dict(result.errors))
         if result.case is not None:  # just created: nothing to read back, no decision yet
             case = result.case
             case.current_decisions = []
         else:
-            case = with_current_decision(cases_visible_to(request.user)).get(pk=result.case_id)
+            case = visible_case_with_decision(user=request.user, case_id=result.case_id)
         status = 201 if result.status == "created" else 200
-        return Response(case_representation(case), status=status)
+        return Response(case_representation(case, viewer=request.user), status=status)
 
     @extend_schema(
         parameters=[
             OpenApiParameter("external_id", str, required=True),
             OpenApiParameter("model", str, required=False, description="model slug"),
         ],
-        responses={200: inline_serializer("CaseList", {"results": serializers.ListField()})},
+        responses={200: CaseListSerializer, **error_responses(400, 401, 429)},
         summary="Look a case up by the caller's external_id",
         operation_id="case_lookup",
     )
@@ -126,13 +109,19 @@ class CaseListCreateApi(APIView):
                 "Pass ?external_id=<your id> (and optionally &model=<slug>).",
                 details={"external_id": ["Required."]},
             )
-        qs = cases_visible_to(request.user).filter(external_id=external_id)
-        if request.query_params.get("model"):
-            qs = qs.filter(ml_model__slug=request.query_params["model"])
-        cases = list(with_current_decision(qs).order_by("id")[:100])
+        cases = cases_by_external_id(
+            user=request.user,
+            external_id=external_id,
+            model_slug=request.query_params.get("model") or "",
+        )
         if cases:
             audit_record_view(request, cases)
-        return Response({"results": [case_representation(c) for c in cases], "next": None})
+        return Response(
+            {
+                "results": [case_representation(c, viewer=request.user) for c in cases],
+                "next": None,
+            }
+        )
 
 
 def audit_record_view(request: Request, cases: list[Case]) -> None:
@@ -147,13 +136,15 @@ def audit_record_view(request: Request, cases: list[Case]) -> None:
 class CaseBatchApi(APIView):
     @extend_schema(
         request=inline_serializer("CaseBatch", {"cases": CaseSubmitSerializer(many=True)}),
-        responses={200: BATCH_OUT},
+        responses={200: BatchResultSerializer, **error_responses(400, 401, 403, 413, 415, 429)},
         summary="Submit up to 1,000 cases; one result per item, in order",
         operation_id="cases_submit_batch",
     )
     def post(self, request: Request) -> Response:
         _check_size(request, settings.REVIEWAPP_MAX_BATCH_BYTES)
-        ml_model = _service_model(request, "case.submit_batch")
+        ml_model = service_model_for(
+            user=request.user, action="case.submit_batch", endpoint=request.path
+        )
         items = batch_items_or_error(request.data)
         limit = settings.REVIEWAPP_MAX_BATCH_ITEMS
         if len(items) > limit:
@@ -171,16 +162,11 @@ class CaseBatchApi(APIView):
 
 class CaseDetailApi(APIView):
     @extend_schema(
-        responses={200: CASE_OUT},
+        responses={200: CaseSerializer, **error_responses(401, 404, 429)},
         summary="Read one case with its status and decision",
         operation_id="case_retrieve",
     )
     def get(self, request: Request, case_id: int) -> Response:
-        case = case_get_for_user(user=request.user, case_id=case_id)
-        hide = (
-            case.is_blind
-            and case.decided_at is None
-            and request.user.role in (Role.REVIEWER, Role.LEAD)
-        )
+        case = case_for_user(user=request.user, case_id=case_id, action="case.view")
         audit_record_view(request, [case])
-        return Response(case_representation(case, hide_model_answer=hide))
+        return Response(case_representation(case, viewer=request.user))

@@ -9,9 +9,6 @@
   ``to``, ``action``. Audited as "export.labels".
 """
 
-import csv
-import io
-
 from django.http import HttpResponse, StreamingHttpResponse
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
@@ -21,57 +18,44 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from reviewapp.errors import InvalidInput, NotFound
-from reviewapp.models import MLModel, Role, User
-from reviewapp.permissions import user_can_export, user_can_view_dashboards
-from reviewapp.selectors.metrics import (
-    adoption_csv_rows,
-    adoption_metrics,
-    band_parse,
-    date_parse,
-    period_parse,
+from reviewapp.api.serializers import (
+    TEXT,
+    AdoptionMetricsSerializer,
+    error_responses,
+    int_range,
 )
-from reviewapp.services.access import model_get_for_user, permission_denied_record, require
+from reviewapp.errors import InvalidInput
+from reviewapp.figures import BAND_COUNT
+from reviewapp.models import MLModel
+from reviewapp.permissions import Capability
+from reviewapp.presentation.exports import (
+    CONTENT_TYPES,
+    CSV_CONTENT_TYPE,
+    adoption_csv_text,
+    download_name,
+    label_lines,
+)
+from reviewapp.presentation.params import band_parse, date_parse, period_parse
+from reviewapp.selectors.metrics import MAX_PERIOD_DAYS, adoption_metrics
+from reviewapp.services.access import capability_require, model_for_user
 from reviewapp.services.exports import EXPORT_ACTIONS, EXPORT_FORMATS, labels_export
-from reviewapp.services.rollups import rollups_ensure
-
-EXPORT_ROLES = (Role.MANAGER, Role.MODEL_OWNER, Role.AUDITOR)
+from reviewapp.services.rollups import rollups_as_of, rollups_ensure
 
 
-def _model_param(request: Request) -> str:
+def _model_for(request: Request, *, action: str, capability: Capability) -> MLModel:
+    """The model named by ?model= through the access gate: 403 for roles that never may, 400
+    without ?model=, 404 alike for missing models and models of other teams."""
+    capability_require(
+        user=request.user,
+        capability=capability,
+        action=action,
+        target_type="endpoint",
+        target_id=request.path,
+    )
     slug = (request.query_params.get("model") or "").strip()
     if not slug:
         raise InvalidInput("Pass ?model=<slug>.", details={"model": ["Required."]})
-    return slug
-
-
-def _model_for(request: Request, *, action: str, allowed) -> MLModel:
-    """The model named by ?model= if the caller may use it: 403 for roles that never may,
-    404 alike for missing models and models of other teams."""
-    user: User = request.user
-    require(
-        user.role in EXPORT_ROLES and allowed(user, None),
-        user=user,
-        action=action,
-        target_type="endpoint",
-        target_id=request.path[:64],
-    )
-    slug = _model_param(request)
-    ml_model = model_get_for_user(user=user, slug=slug, action=action)
-    if not allowed(user, ml_model):
-        permission_denied_record(user=user, action=action, target_type="mlmodel", target_id=slug)
-        raise NotFound(f"No model '{slug}'.")
-    return ml_model
-
-
-def _can_view(user: User, ml_model: MLModel | None) -> bool:
-    return user_can_view_dashboards(user, ml_model)
-
-
-def _can_export(user: User, ml_model: MLModel | None) -> bool:
-    if ml_model is None:
-        return user.role in EXPORT_ROLES
-    return user_can_export(user, ml_model)
+    return model_for_user(user=request.user, slug=slug, action=action, capability=capability)
 
 
 class FormatParamNegotiation(DefaultContentNegotiation):
@@ -92,19 +76,29 @@ class AdoptionMetricsApi(APIView):
                 "from", OpenApiTypes.DATE, description="first day (default: 30 days before to)"
             ),
             OpenApiParameter("to", OpenApiTypes.DATE, description="last day (default: today)"),
-            OpenApiParameter("days", int, description="period length when from is omitted"),
+            OpenApiParameter(
+                "days",
+                int_range(1, MAX_PERIOD_DAYS),
+                description="period length when from is omitted",
+            ),
             OpenApiParameter("version", str, description="model version"),
             OpenApiParameter("label", str, description="predicted label"),
-            OpenApiParameter("band", int, description="confidence band 0..9"),
-            OpenApiParameter("reviewer", int, description="reviewer user id"),
+            OpenApiParameter("band", int_range(0, BAND_COUNT - 1), description="confidence band"),
+            OpenApiParameter("reviewer", int_range(1), description="reviewer user id"),
             OpenApiParameter("format", str, enum=["json", "csv"]),
         ],
-        responses={200: OpenApiTypes.OBJECT},
+        responses={
+            (200, "application/json"): AdoptionMetricsSerializer,
+            (200, "text/csv"): TEXT,
+            **error_responses(400, 401, 403, 404, 429),
+        },
         summary="Adoption figures of one model over a period (from the daily rollups)",
         operation_id="metrics_adoption",
     )
     def get(self, request: Request) -> Response | HttpResponse:
-        ml_model = _model_for(request, action="metrics.adoption", allowed=_can_view)
+        ml_model = _model_for(
+            request, action="metrics.adoption", capability=Capability.VIEW_DASHBOARDS
+        )
         params = request.query_params
         date_from, date_to = period_parse(params)
         fmt = (params.get("format") or "json").lower()
@@ -114,6 +108,7 @@ class AdoptionMetricsApi(APIView):
         if reviewer and not reviewer.isdigit():
             raise InvalidInput("reviewer: a user id.", details={"reviewer": ["A user id."]})
         pending = rollups_ensure(ml_models=[ml_model], date_from=date_from, date_to=date_to)
+        as_of = rollups_as_of(ml_models=[ml_model], date_from=date_from, date_to=date_to)
         metrics = adoption_metrics(
             ml_models=[ml_model],
             date_from=date_from,
@@ -124,16 +119,11 @@ class AdoptionMetricsApi(APIView):
             reviewer=int(reviewer) if reviewer else None,
         )
         metrics["pending_days"] = [d.isoformat() for d in pending]
+        metrics["figures_as_of"] = as_of.isoformat() if as_of else None
         if fmt == "csv":
-            header, rows = adoption_csv_rows(metrics)
-            buffer = io.StringIO()
-            writer = csv.writer(buffer)
-            writer.writerow(header)
-            writer.writerows(rows)
-            response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
-            response["Content-Disposition"] = (
-                f'attachment; filename="{ml_model.slug}-adoption-{date_from}-{date_to}.csv"'
-            )
+            response = HttpResponse(adoption_csv_text(metrics), content_type=CSV_CONTENT_TYPE)
+            filename = download_name(f"{ml_model.slug}-adoption", date_from, date_to, "csv")
+            response["Content-Disposition"] = f'attachment; filename="{filename}"'
             return response
         return Response(metrics)
 
@@ -150,12 +140,16 @@ class LabelExportApi(APIView):
             OpenApiParameter("to", OpenApiTypes.DATE, description="decided on or before"),
             OpenApiParameter("action", str, enum=list(EXPORT_ACTIONS)),
         ],
-        responses={200: OpenApiTypes.STR},
+        responses={
+            (200, "application/x-ndjson"): TEXT,
+            (200, "text/csv"): TEXT,
+            **error_responses(400, 401, 403, 404, 429),
+        },
         summary="Decided cases with final labels, for retraining (streamed JSONL or CSV)",
         operation_id="export_labels",
     )
     def get(self, request: Request) -> StreamingHttpResponse:
-        ml_model = _model_for(request, action="export.labels", allowed=_can_export)
+        ml_model = _model_for(request, action="export.labels", capability=Capability.EXPORT)
         params = request.query_params
         fmt = (params.get("format") or "jsonl").lower()
         if fmt not in EXPORT_FORMATS:
@@ -171,7 +165,7 @@ class LabelExportApi(APIView):
                 "from: the period starts after it ends.",
                 details={"from": ["Must be on or before to."]},
             )
-        export = labels_export(
+        records = labels_export(
             actor=request.user,
             ml_model=ml_model,
             fmt=fmt,
@@ -180,8 +174,9 @@ class LabelExportApi(APIView):
             date_to=date_to,
             action=action,
         )
-        response = StreamingHttpResponse(export.rows, content_type=export.content_type)
-        response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
+        response = StreamingHttpResponse(label_lines(records, fmt), content_type=CONTENT_TYPES[fmt])
+        filename = download_name(f"{ml_model.slug}-labels", date_from, date_to, fmt)
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
         response["Cache-Control"] = "no-store"
         return response
 

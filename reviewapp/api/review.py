@@ -4,23 +4,24 @@ claim and reopen a decision. One class per operation; each validates, calls one 
 renders."""
 
 from django.urls import path
-from drf_spectacular.utils import (
-    OpenApiResponse,
-    extend_schema,
-    extend_schema_serializer,
-    inline_serializer,
-)
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from reviewapp.api.intake import CASE_OUT
-from reviewapp.errors import InvalidInput, NotFound
-from reviewapp.models import Case, DecisionAction, User
-from reviewapp.permissions import user_can_view_case
-from reviewapp.selectors.cases import case_representation, decision_representation
-from reviewapp.services.access import model_get_for_user, permission_denied_record
+from reviewapp.api.bodies import case_representation, decision_representation
+from reviewapp.api.serializers import (
+    CaseSerializer,
+    ClaimStateSerializer,
+    DecisionResultSerializer,
+    error_responses,
+)
+from reviewapp.errors import InvalidInput
+from reviewapp.models import Case, DecisionAction
+from reviewapp.permissions import Capability
+from reviewapp.selectors.queue import user_by_username
+from reviewapp.services.access import case_for_user, model_for_user
 from reviewapp.services.decisions import case_decide, decision_reopen
 from reviewapp.services.queue import (
     case_claim_next,
@@ -30,44 +31,19 @@ from reviewapp.services.queue import (
     claim_reassign,
 )
 
-CLAIM_OUT = inline_serializer(
-    "ClaimState",
-    {
-        "id": serializers.IntegerField(),
-        "status": serializers.CharField(),
-        "assigned_to": serializers.CharField(allow_null=True),
-        "lease_expires_at": serializers.DateTimeField(allow_null=True),
-        "escalated": serializers.BooleanField(),
-    },
-)
-DECISION_OUT = inline_serializer(
-    "DecisionResult",
-    {
-        "case_id": serializers.IntegerField(),
-        "status": serializers.CharField(),
-        "decision": serializers.DictField(),
-    },
-)
 
-
-def _case_for(request: Request, case_id: int, action: str) -> Case:
-    """The case a review operation acts on, fetched light (the service re-reads it under a
-    row lock): missing cases and other teams' cases answer 404 alike and refusals are
-    audited, as services.access.case_get_for_user does for full reads."""
-    case = (
-        Case.objects.select_related("ml_model")
-        .only("id", "ml_model__id", "ml_model__team_id", "ml_model__slug")
-        .filter(pk=case_id)
-        .first()
+def _case_for(
+    request: Request, case_id: int, action: str, capability: Capability = Capability.REVIEW
+) -> Case:
+    """The case a review operation acts on, through the access gate, fetched light (the
+    service re-reads it under a row lock)."""
+    return case_for_user(
+        user=request.user,
+        case_id=case_id,
+        action=action,
+        capability=capability,
+        related=("ml_model",),
     )
-    if case is None:
-        raise NotFound("No such case.")
-    if not user_can_view_case(request.user, case):
-        permission_denied_record(
-            user=request.user, action=action, target_type="case", target_id=str(case_id)
-        )
-        raise NotFound("No such case.")
-    return case
 
 
 def _claim_state(case: Case) -> dict:
@@ -84,11 +60,18 @@ def _claim_state(case: Case) -> dict:
 class QueueClaimApi(APIView):
     @extend_schema(
         request=None,
-        responses={200: CASE_OUT, 204: OpenApiResponse(description="Nothing is waiting.")},
+        responses={
+            200: CaseSerializer,
+            204: OpenApiResponse(description="Nothing is waiting."),
+            **error_responses(401, 403, 404, 429),
+        },
         summary="Lease the next case of a model's queue (the same case while you hold it)",
+        operation_id="queue_claim",
     )
     def post(self, request: Request, model: str) -> Response:
-        ml_model = model_get_for_user(user=request.user, slug=model, action="case.claim")
+        ml_model = model_for_user(
+            user=request.user, slug=model, action="case.claim", capability=Capability.REVIEW
+        )
         case = case_claim_next(ml_model=ml_model, reviewer=request.user)
         if case is None:
             return Response(status=204)
@@ -96,13 +79,18 @@ class QueueClaimApi(APIView):
         case.assigned_to = request.user
         if case.status != "decided":
             case.current_decisions = []  # a claimed case has no current decision
-        return Response(case_representation(case, hide_model_answer=case.is_blind))
+        return Response(case_representation(case, viewer=request.user))
 
 
 class CaseDecideApi(APIView):
     @extend_schema_serializer(component_name="DecisionInput")
     class InputSerializer(serializers.Serializer):
-        action = serializers.ChoiceField(choices=DecisionAction.choices)
+        # DRF's CharField already refuses NUL and lone surrogates; its choice error would quote
+        # the input back, and a lone surrogate cannot be rendered: say it without the input.
+        action = serializers.ChoiceField(
+            choices=DecisionAction.choices,
+            error_messages={"invalid_choice": 'Must be "accept" or "override".'},
+        )
         final_label = serializers.CharField(required=False, allow_blank=True, max_length=200)
         reason_code = serializers.CharField(required=False, allow_blank=True, max_length=64)
         feedback = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
@@ -110,13 +98,17 @@ class CaseDecideApi(APIView):
 
     @extend_schema(
         request=InputSerializer,
-        responses={200: DECISION_OUT},
+        responses={
+            200: DecisionResultSerializer,
+            **error_responses(400, 401, 403, 404, 409, 415, 429),
+        },
         summary="Decide a case you hold a live claim on: accept, or override with a reason",
+        operation_id="case_decide",
     )
     def post(self, request: Request, case_id: int) -> Response:
+        case = _case_for(request, case_id, "case.decide")
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        case = _case_for(request, case_id, "case.decide")
         decision = case_decide(case=case, reviewer=request.user, **data.validated_data)
         return Response(
             {
@@ -130,8 +122,9 @@ class CaseDecideApi(APIView):
 class CaseReleaseApi(APIView):
     @extend_schema(
         request=None,
-        responses={200: CLAIM_OUT},
+        responses={200: ClaimStateSerializer, **error_responses(401, 403, 404, 409, 429)},
         summary="Give a claimed case back (claimant, or a lead of the team)",
+        operation_id="case_release",
     )
     def post(self, request: Request, case_id: int) -> Response:
         case = _case_for(request, case_id, "case.release")
@@ -145,13 +138,14 @@ class CaseEscalateApi(APIView):
 
     @extend_schema(
         request=InputSerializer,
-        responses={200: CLAIM_OUT},
+        responses={200: ClaimStateSerializer, **error_responses(400, 401, 403, 404, 409, 415, 429)},
         summary="Escalate a case you hold to the team's leads, with a note",
+        operation_id="case_escalate",
     )
     def post(self, request: Request, case_id: int) -> Response:
+        case = _case_for(request, case_id, "case.escalate")
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        case = _case_for(request, case_id, "case.escalate")
         case = case_escalate(case=case, actor=request.user, note=data.validated_data["note"])
         return Response(_claim_state(case))
 
@@ -159,8 +153,9 @@ class CaseEscalateApi(APIView):
 class CaseRenewApi(APIView):
     @extend_schema(
         request=None,
-        responses={200: CLAIM_OUT},
+        responses={200: ClaimStateSerializer, **error_responses(401, 403, 404, 409, 429)},
         summary="Extend your live lease on a case by the policy's lease length",
+        operation_id="case_renew",
     )
     def post(self, request: Request, case_id: int) -> Response:
         case = _case_for(request, case_id, "case.renew")
@@ -176,14 +171,15 @@ class CaseReassignApi(APIView):
 
     @extend_schema(
         request=InputSerializer,
-        responses={200: CLAIM_OUT},
+        responses={200: ClaimStateSerializer, **error_responses(400, 401, 403, 404, 409, 415, 429)},
         summary="Lead: hand a case to another reviewer or lead of the team",
+        operation_id="case_reassign",
     )
     def post(self, request: Request, case_id: int) -> Response:
+        case = _case_for(request, case_id, "case.reassign", Capability.LEAD)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        case = _case_for(request, case_id, "case.reassign")
-        to_user = User.objects.filter(username=data.validated_data["to"]).first()
+        to_user = user_by_username(data.validated_data["to"])
         if to_user is None:
             raise InvalidInput("No such user.", details={"to": ["No such user."]})
         case = claim_reassign(case=case, lead=request.user, to_user=to_user)
@@ -197,13 +193,14 @@ class CaseReopenApi(APIView):
 
     @extend_schema(
         request=InputSerializer,
-        responses={200: CLAIM_OUT},
+        responses={200: ClaimStateSerializer, **error_responses(400, 401, 403, 404, 409, 415, 429)},
         summary="Lead: reopen a decided case (its decision is superseded; it waits again)",
+        operation_id="case_reopen",
     )
     def post(self, request: Request, case_id: int) -> Response:
+        case = _case_for(request, case_id, "case.reopen", Capability.LEAD)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        case = _case_for(request, case_id, "case.reopen")
         case = decision_reopen(case=case, lead=request.user, note=data.validated_data["note"])
         return Response(_claim_state(case))
 

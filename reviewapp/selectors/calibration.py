@@ -268,6 +268,15 @@ def active_policy(ml_model: MLModel) -> RoutingPolicy | None:
     return RoutingPolicy.objects.filter(ml_model=ml_model, status=PolicyStatus.ACTIVE).first()
 
 
+def pending_proposals(ml_model: MLModel, *, limit: int = 5) -> list[RoutingPolicy]:
+    """The model's routing-policy proposals waiting for a manager, newest first."""
+    return list(
+        RoutingPolicy.objects.filter(ml_model=ml_model, status=PolicyStatus.PROPOSED).order_by(
+            "-version"
+        )[:limit]
+    )
+
+
 def calibration_report(
     ml_model: MLModel,
     *,

@@ -1,9 +1,6 @@
-"""Reading cases: the API representation and look-ups scoped to what a user may see."""
-
-from typing import Any
+"""Reading cases: look-ups scoped to what a user may see, with their current decision."""
 
 from django.db.models import Prefetch, QuerySet
-from django.urls import reverse
 
 from reviewapp.models import Case, Decision, User
 from reviewapp.permissions import models_visible_to
@@ -30,54 +27,22 @@ def current_decision(case: Case) -> Decision | None:
     return decisions[0] if decisions else None
 
 
-def decision_representation(decision: Decision) -> dict[str, Any]:
-    return {
-        "action": decision.action,
-        "final_label": decision.final_label,
-        "reason_code": decision.reason_code,
-        "feedback": decision.feedback,
-        "explanation_helpful": decision.explanation_helpful,
-        "decided_at": decision.decided_at.isoformat(),
-        "reviewer": decision.reviewer.pseudonym,
-        "was_blind": decision.was_blind,
-    }
+def case_for_page(case_id: int) -> Case:
+    """A case with what its page shows loaded (model, version, routing policy)."""
+    return Case.objects.select_related("ml_model", "model_version", "policy").get(pk=case_id)
 
 
-def case_representation(case: Case, *, hide_model_answer: bool = False) -> dict[str, Any]:
-    """The case body of DESIGN.md. ``hide_model_answer`` blanks the recommendation, scores
-    and explanation (for blind-sampled cases shown to a reviewer before the decision)."""
-    decision = current_decision(case)
-    body: dict[str, Any] = {
-        "id": case.pk,
-        "external_id": case.external_id,
-        "model": case.ml_model.slug,
-        "model_version": case.model_version.version,
-        "status": case.status,
-        "routing_reason": case.routing_detail,
-        "routing_reasons": case.routing_reasons,
-        "priority": case.priority_name,
-        "input": case.input,
-        "prediction": {
-            "label": case.predicted_label,
-            "confidence": case.confidence,
-            "scores": case.scores,
-        },
-        "explanation": case.explanation,
-        "metadata": case.metadata,
-        "blind": case.is_blind,
-        "created_at": case.created_at.isoformat(),
-        "sla_due_at": case.sla_due_at.isoformat() if case.sla_due_at else None,
-        "expires_at": case.expires_at.isoformat() if case.expires_at else None,
-        "assigned_to": case.assigned_to.pseudonym
-        if case.assigned_to_id and case.assigned_to
-        else None,
-        "lease_expires_at": case.lease_expires_at.isoformat() if case.lease_expires_at else None,
-        "escalated": case.escalated_at is not None,
-        "fallback_applied": case.fallback_applied or None,
-        "decision": decision_representation(decision) if decision else None,
-        "url": reverse("api-case-detail", kwargs={"case_id": case.pk}),
-    }
-    if hide_model_answer:
-        body["prediction"] = None
-        body["explanation"] = None
-    return body
+def cases_by_external_id(
+    *, user: User, external_id: str, model_slug: str = "", limit: int = 100
+) -> list[Case]:
+    """The cases USER may see with the caller's EXTERNAL_ID (of one model when MODEL_SLUG is
+    given), oldest first, each with its current decision."""
+    qs = cases_visible_to(user).filter(external_id=external_id)
+    if model_slug:
+        qs = qs.filter(ml_model__slug=model_slug)
+    return list(with_current_decision(qs).order_by("id")[:limit])
+
+
+def visible_case_with_decision(*, user: User, case_id: int) -> Case:
+    """A case USER may see, with its current decision (Case.DoesNotExist otherwise)."""
+    return with_current_decision(cases_visible_to(user)).get(pk=case_id)

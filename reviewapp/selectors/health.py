@@ -30,7 +30,15 @@ from typing import Any
 
 from django.db.models import Count, Q
 
-from reviewapp.models import Case, Decision, DecisionAction, DriftBaseline, MLModel
+from reviewapp.models import (
+    Alert,
+    Case,
+    Decision,
+    DecisionAction,
+    DriftBaseline,
+    MLModel,
+    Tripwire,
+)
 
 PSI_EPSILON = 1e-4
 NUMERIC_BINS = 10
@@ -415,3 +423,36 @@ def drift_report(
         report.features.append(_drift_row(name, dist["type"], dist, current, len(inputs)))
     report.features.sort(key=lambda f: (-(f.psi or 0), f.name))
     return report
+
+
+# --- tripwires and alerts ----------------------------------------------------------------
+
+TRIPWIRES_SHOWN = 50
+RECENT_ALERTS_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class HealthWatch:
+    """The model's tripwires (enabled first, newest first), its open alerts (newest first)
+    and the last alerts resolved."""
+
+    tripwires: list[Tripwire]
+    open_alerts: list[Alert]
+    recent_alerts: list[Alert]
+
+
+def health_watch(ml_model: MLModel) -> HealthWatch:
+    """What watches the model and what it raised (three bounded queries)."""
+    return HealthWatch(
+        tripwires=list(
+            Tripwire.objects.filter(ml_model=ml_model).order_by("-enabled", "-id")[:TRIPWIRES_SHOWN]
+        ),
+        open_alerts=list(
+            Alert.objects.filter(ml_model=ml_model, resolved_at__isnull=True).order_by("-raised_at")
+        ),
+        recent_alerts=list(
+            Alert.objects.filter(ml_model=ml_model, resolved_at__isnull=False)
+            .select_related("resolved_by")
+            .order_by("-resolved_at")[:RECENT_ALERTS_SHOWN]
+        ),
+    )

@@ -34,6 +34,7 @@ from typing import Any
 from django.core.cache import cache
 from django.db.models import Max
 
+from reviewapp.figures import BAND_COUNT, hist_merge, hist_quantile
 from reviewapp.models import (
     CaseDailyRollup,
     DecisionDailyRollup,
@@ -41,7 +42,6 @@ from reviewapp.models import (
     ModelVersion,
     User,
 )
-from reviewapp.services.rollups import BAND_COUNT, hist_merge, hist_quantile
 
 MIN_SAMPLE = 20
 FAST_FACTOR = 0.5
@@ -62,12 +62,6 @@ DEC_FIELDS = (
 )
 FLAG_FAST = "Fast accepts?"
 FLAG_OVERRIDES = "Overrides often?"
-FLAG_HELP = {
-    FLAG_FAST: "Median time per case under half the peers' median while accepting at least as "
-    "often: worth a conversation about whether the model's answer is being checked.",
-    FLAG_OVERRIDES: "Overrides the model notably more often than peers: worth a conversation; "
-    "they may be seeing something the model gets wrong.",
-}
 
 
 def band_label(band: int) -> str:
@@ -589,97 +583,3 @@ def _breakdown(
         by_name = {name_of(k): k for k in set(case_table) | set(dec_table)}
         rows.sort(key=lambda r: sort_key(by_name[r[key_name]]))
     return rows
-
-
-def adoption_csv_rows(metrics: dict) -> tuple[list[str], list[list]]:
-    """The daily rows as (header, rows) for a CSV download."""
-    header = [
-        "date",
-        *CASE_FIELDS,
-        "decided",
-        "accepted",
-        "overridden",
-        "acceptance_rate",
-        "override_rate",
-        "helpful_rate",
-        "active_reviewers",
-        "time_to_decision_p50_s",
-    ]
-    rows = [["" if r.get(h) is None else r.get(h) for h in header] for r in metrics["daily"]]
-    return header, rows
-
-
-def days_in_period(date_from: date, date_to: date) -> int:
-    return max(0, (date_to - date_from).days + 1)
-
-
-def period_parse(params, *, default_days: int = 30, today: date | None = None) -> tuple[date, date]:
-    """(date_from, date_to) from ``from``/``to`` (YYYY-MM-DD) or ``days`` (a preset) query
-    parameters; defaults to the last ``default_days`` days up to today. InvalidInput on bad
-    dates, a reversed period or one longer than MAX_PERIOD_DAYS."""
-    from django.utils import timezone
-
-    from reviewapp.errors import InvalidInput
-
-    today = today or timezone.localdate()
-    errors: dict[str, list[str]] = {}
-    parsed: dict[str, date | None] = {}
-    for name in ("from", "to"):
-        raw = (params.get(name) or "").strip()
-        parsed[name] = None
-        if raw:
-            try:
-                parsed[name] = date.fromisoformat(raw)
-            except ValueError:
-                errors[name] = ["Use a date as YYYY-MM-DD."]
-    days_raw = (params.get("days") or "").strip()
-    days = default_days
-    if days_raw:
-        if days_raw.isdigit() and 1 <= int(days_raw) <= MAX_PERIOD_DAYS:
-            days = int(days_raw)
-        else:
-            errors["days"] = [f"A whole number of days, 1 to {MAX_PERIOD_DAYS}."]
-    if errors:
-        field, messages = next(iter(errors.items()))
-        raise InvalidInput(f"{field}: {messages[0]}", details=errors)
-    date_to = parsed["to"] or today
-    date_from = parsed["from"] or date_to - timedelta(days=days - 1)
-    if date_from > date_to:
-        raise InvalidInput(
-            "from: the period starts after it ends.", details={"from": ["Must be on or before to."]}
-        )
-    if days_in_period(date_from, date_to) > MAX_PERIOD_DAYS:
-        raise InvalidInput(
-            f"The period is longer than {MAX_PERIOD_DAYS} days.",
-            details={"from": [f"At most {MAX_PERIOD_DAYS} days before to."]},
-        )
-    return date_from, date_to
-
-
-def date_parse(params, name: str) -> date | None:
-    """An optional YYYY-MM-DD query parameter."""
-    from reviewapp.errors import InvalidInput
-
-    raw = (params.get(name) or "").strip()
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise InvalidInput(
-            f"{name}: use a date as YYYY-MM-DD.", details={name: ["Use a date as YYYY-MM-DD."]}
-        ) from None
-
-
-def band_parse(raw: str | None) -> int | None:
-    """A confidence band filter (0..9) from a query parameter, or None."""
-    from reviewapp.errors import InvalidInput
-
-    raw = (raw or "").strip()
-    if not raw:
-        return None
-    if raw.isdigit() and int(raw) < BAND_COUNT:
-        return int(raw)
-    raise InvalidInput(
-        "band: a confidence band from 0 to 9.", details={"band": ["An integer from 0 to 9."]}
-    )

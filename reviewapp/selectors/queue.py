@@ -18,18 +18,17 @@ from reviewapp.models import (
     CaseStatus,
     EscalationSource,
     MLModel,
-    Role,
     User,
 )
-from reviewapp.permissions import REVIEWING_ROLES, user_team_ids
+from reviewapp.permissions import Capability, models_with, roles_with, user_has
 
 WAITING_PAGE_SIZE = 50
 WAITING_COUNT_CAP = 10_000
 EXPIRED_WINDOW = timedelta(hours=24)
 
 
-def _team_models(user: User) -> QuerySet[MLModel]:
-    return MLModel.objects.filter(team_id__in=user_team_ids(user)).order_by("slug")
+def _overview_models(user: User) -> QuerySet[MLModel]:
+    return models_with(user, Capability.VIEW_QUEUE_OVERVIEW).order_by("slug")
 
 
 class WaitingCount(int):
@@ -67,10 +66,10 @@ def review_models_for(user: User) -> list[tuple[MLModel, int]]:
     them (queued cases; for leads also the escalated ones). Counts stop at
     WAITING_COUNT_CAP and then render as "10000+" (see WaitingCount); each is one bounded
     index-only scan of the partial index, so the page stays fast with millions waiting."""
-    if not user.is_authenticated or user.role not in REVIEWING_ROLES:
-        return []
-    lead = user.role == Role.LEAD
-    return [(m, _waiting_count(m, escalated_too=lead)) for m in _team_models(user)]
+    return [
+        (m, _waiting_count(m, escalated_too=user_has(user, Capability.LEAD, m)))
+        for m in models_with(user, Capability.REVIEW).order_by("slug")
+    ]
 
 
 @dataclass(frozen=True)
@@ -100,7 +99,7 @@ def queue_overview(*, user: User, ml_model: MLModel | None = None) -> list[Queue
     index case_expired_idx (model, expired_at). SLA breaches are claims past their SLA plus
     cases the SLA timer escalated (waiting cases past their SLA are escalated by the periodic
     job within a minute)."""
-    models = list(_team_models(user)) if ml_model is None else [ml_model]
+    models = list(_overview_models(user)) if ml_model is None else [ml_model]
     if not models:
         return []
     now = timezone.now()
@@ -173,11 +172,19 @@ def escalated_for(*, ml_model: MLModel, limit: int = 50) -> list[Case]:
     )
 
 
+def user_by_username(username: str) -> User | None:
+    """The person with that username, or None (the service checks whether they may take
+    the claim)."""
+    return User.objects.filter(username=username).first() if username else None
+
+
 def reassign_candidates(*, ml_model: MLModel) -> list[User]:
     """Reviewers and leads of the model's team (who may receive a reassigned claim)."""
     return list(
         User.objects.filter(
-            memberships__team_id=ml_model.team_id, role__in=REVIEWING_ROLES, is_active=True
+            memberships__team_id=ml_model.team_id,
+            role__in=roles_with(Capability.REVIEW),
+            is_active=True,
         ).order_by("username")
     )
 

@@ -66,6 +66,34 @@ def user_set_role(*, user: User, role: str, actor: User | None) -> User:
 
 
 @transaction.atomic
+def user_set_teams(*, user: User, teams: list[Team], actor: User | None, via: str = "") -> User:
+    """Make the user's memberships exactly ``teams``; each added or removed team is audited
+    (``membership.added`` / ``membership.removed``, as the admin records them)."""
+    current = {m.team_id: m for m in user.memberships.select_related("team")}
+    wanted = {team.pk: team for team in teams}
+    extra = {"via": via} if via else {}
+    for team_id, membership in current.items():
+        if team_id not in wanted:
+            membership.delete()
+            audit_record(
+                actor=actor,
+                action="membership.removed",
+                target=user,
+                changes={"team": membership.team.slug, **extra},
+            )
+    for team_id, team in wanted.items():
+        if team_id not in current:
+            Membership.objects.create(user=user, team=team)
+            audit_record(
+                actor=actor,
+                action="membership.added",
+                target=user,
+                changes={"team": team.slug, **extra},
+            )
+    return user
+
+
+@transaction.atomic
 def token_create(*, user: User, name: str = "", actor: User | None = None) -> tuple[ApiToken, str]:
     """A new token. Returns the row and the raw token, which is never stored or shown again."""
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)

@@ -19,8 +19,9 @@ from django.db import IntegrityError, OperationalError, connection, models, tran
 from django.db.models import Max
 from django.utils import timezone
 
-from reviewapp.middleware import current_request_context
 from reviewapp.models import AuditEvent, AuditSeal, User
+from reviewapp.request_context import request_context_current
+from reviewapp.services.audit_anchor import anchor_append, seal_head
 
 GENESIS_HASH = "0" * 64
 
@@ -40,11 +41,13 @@ def audit_event_build(
     target_id: str = "",
     changes: dict | None = None,
 ) -> AuditEvent:
-    """An unsaved event carrying the current request's context (for bulk writes)."""
-    ctx = current_request_context()
+    """An unsaved event carrying the bound request context (for bulk writes)."""
+    ctx = request_context_current()
     if target is not None:
         target_type, target_id = _target(target)
     is_person = actor is not None and getattr(actor, "is_authenticated", False)
+    if ctx.client_request_id:  # the caller's own X-Request-ID; request_id is the server's
+        changes = {**(changes or {}), "client_request_id": ctx.client_request_id}
     return AuditEvent(
         occurred_at=timezone.now(),
         actor=actor if is_person else None,
@@ -145,6 +148,33 @@ def seal_hash(*, previous_hash: str, event_digests: list[list]) -> str:
     return h.hexdigest()
 
 
+def _id_high_water() -> int | None:
+    """The highest audit event id the database has handed out (PostgreSQL's identity
+    sequence, SQLite's AUTOINCREMENT counter), or None when it cannot be read. Ids up to it
+    that are missing belong to rolled-back transactions and can never be issued again."""
+    table = AuditEvent._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
+            sequence = cursor.fetchone()[0]
+            if sequence is None:
+                return None
+            # The name comes from the catalogue, already quoted.
+            cursor.execute(f"SELECT last_value, is_called FROM {sequence}")  # noqa: S608
+            last_value, is_called = cursor.fetchone()
+            return last_value if is_called else last_value - 1
+        if connection.vendor == "sqlite":
+            cursor.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'"
+            )
+            if cursor.fetchone() is None:
+                return None
+            cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [table])
+            row = cursor.fetchone()
+            return row[0] if row else None
+    return None
+
+
 def _event_horizon() -> int:
     """The highest audit event id below which no transaction can still add an event.
 
@@ -160,13 +190,17 @@ def _event_horizon() -> int:
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL lock_timeout = '5s'")
                 cursor.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
-        return AuditEvent.objects.aggregate(top=Max("pk"))["top"] or 0
+        top = AuditEvent.objects.aggregate(top=Max("pk"))["top"] or 0
+        return max(top, _id_high_water() or 0)
 
 
 def audit_seal(*, lag_seconds: int | None = None, chunk: int | None = None) -> int:
     """Seal every event not yet sealed (older than the lag), in chunks of contiguous ids.
     Returns the number sealed. A run stops at the first event newer than the lag, so a
-    sealed range never has an unsealed event inside it."""
+    sealed range never has an unsealed event inside it. A seal's range reaches up to the
+    next event it leaves out, or to the horizon when it takes the last one, so ids left
+    unused by rolled-back transactions are covered too and a row forged into one reads as
+    inserted. Each committed seal's head is published with ``anchor_append``."""
     lag = settings.REVIEWAPP_AUDIT_SEAL_LAG_S if lag_seconds is None else lag_seconds
     chunk = chunk or settings.REVIEWAPP_AUDIT_SEAL_CHUNK
     cutoff = timezone.now() - timedelta(seconds=lag)
@@ -182,20 +216,22 @@ def audit_seal(*, lag_seconds: int | None = None, chunk: int | None = None) -> i
                 last = AuditSeal.objects.order_by("-last_event_id").first()
                 start_after = last.last_event_id if last else 0
                 events = []
-                for event in AuditEvent.objects.filter(
-                    pk__gt=start_after, pk__lte=horizon
-                ).order_by("pk")[:chunk]:
+                pending = AuditEvent.objects.filter(pk__gt=start_after, pk__lte=horizon)
+                rows = list(pending.order_by("pk")[: chunk + 1])
+                left_out = rows[chunk] if len(rows) > chunk else None
+                for event in rows[:chunk]:
                     if event.occurred_at > cutoff:
+                        left_out = event
                         break
                     events.append(event)
                 if not events:
                     return sealed
                 digests = [[e.pk, event_digest(e)] for e in events]
                 previous_hash = last.hash if last else GENESIS_HASH
-                AuditSeal.objects.create(
+                seal = AuditSeal.objects.create(
                     previous=last,
                     first_event_id=start_after + 1,
-                    last_event_id=events[-1].pk,
+                    last_event_id=left_out.pk - 1 if left_out else horizon,
                     event_digests=digests,
                     previous_hash=previous_hash,
                     hash=seal_hash(previous_hash=previous_hash, event_digests=digests),
@@ -203,6 +239,8 @@ def audit_seal(*, lag_seconds: int | None = None, chunk: int | None = None) -> i
         except IntegrityError:
             # Another sealer won the race for this range; carry on from its seal.
             continue
+        head = seal_head(seal)
+        transaction.on_commit(lambda head=head: anchor_append(head))
         sealed += len(events)
 
 
@@ -216,10 +254,19 @@ class VerifyResult:
 
 
 def audit_verify() -> VerifyResult:
-    """Walk the chain; report the first event changed, removed or inserted after sealing."""
+    """Walk the chain; report the first event changed, removed or inserted after sealing.
+
+    The seals cover ids 1..horizon without a gap (each starts right after the previous one),
+    so an event is inserted wherever it sits: below the first sealed id (id 0 or less), inside
+    a sealed range, or above the sealed horizon with an id the database never issued."""
     previous_hash = GENESIS_HASH
     previous_last = 0
     n_seals = n_events = 0
+    top = AuditEvent.objects.aggregate(top=Max("pk"))["top"]
+    high_water = _id_high_water()
+    below = AuditEvent.objects.filter(pk__lt=1).order_by("pk").values_list("pk", flat=True)
+    if AuditSeal.objects.exists() and (stray := below.first()) is not None:
+        return VerifyResult(False, 0, 0, "inserted after sealing", stray)
     for seal in AuditSeal.objects.order_by("first_event_id").iterator(chunk_size=50):
         if seal.previous_hash != previous_hash or seal.first_event_id != previous_last + 1:
             return VerifyResult(
@@ -231,6 +278,15 @@ def audit_verify() -> VerifyResult:
         ):
             return VerifyResult(False, n_seals, n_events, f"seal {seal.pk} was altered")
         stored = {int(eid): digest for eid, digest in seal.event_digests}
+        ids = [int(eid) for eid, _ in seal.event_digests]
+        if (
+            not ids
+            or ids != sorted(stored)
+            or ids[0] < seal.first_event_id
+            or ids[-1] > seal.last_event_id
+        ):
+            # The range is not covered by the hash; it must still agree with the digests.
+            return VerifyResult(False, n_seals, n_events, f"seal {seal.pk} was altered")
         actual = {
             e.pk: event_digest(e)
             for e in AuditEvent.objects.filter(
@@ -247,4 +303,10 @@ def audit_verify() -> VerifyResult:
         previous_hash, previous_last = seal.hash, seal.last_event_id
         n_seals += 1
         n_events += len(stored)
+    if top is not None and high_water is not None and top > max(high_water, previous_last):
+        # Above the sealed horizon, with an id the database has not handed out yet.
+        forged = AuditEvent.objects.filter(pk__gt=max(high_water, previous_last)).order_by("pk")
+        return VerifyResult(
+            False, n_seals, n_events, "inserted with an id never issued", forged.first().pk
+        )
     return VerifyResult(True, n_seals, n_events)

@@ -10,11 +10,13 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from reviewapp.case_rules import blind_label_outcome, case_lock, claim_is_live
 from reviewapp.errors import Conflict, InvalidInput
 from reviewapp.models import Case, CaseStatus, Decision, DecisionAction, User
-from reviewapp.permissions import user_can_decide, user_can_lead, user_can_review
+from reviewapp.permissions import Capability, user_can_decide, user_has
+from reviewapp.services.access import refusals_audited
 from reviewapp.services.audit import audit_record
-from reviewapp.services.queue import check, refusals_audited
+from reviewapp.services.queue import check
 from reviewapp.services.webhooks import decision_publish
 
 MAX_FEEDBACK_CHARS = 10_000
@@ -43,12 +45,7 @@ DECIDE_FIELDS = (
 
 def _lock_case(case: Case) -> Case:
     """The case under a row lock, with only the fields deciding and reopening read."""
-    return (
-        Case.objects.select_for_update(of=("self",))
-        .select_related("ml_model", "policy", "model_version")
-        .only(*DECIDE_FIELDS)
-        .get(pk=case.pk)
-    )
+    return case_lock(case.pk, related=("ml_model", "policy", "model_version"), only=DECIDE_FIELDS)
 
 
 def _validated_outcome(
@@ -56,10 +53,9 @@ def _validated_outcome(
 ) -> tuple[str, str, str]:
     """(action, final label, reason code), or InvalidInput naming the bad fields.
 
-    In a blind case the reviewer cannot see the model's label, so naming a label is the
-    decision: naming the model's own label is an accept (agreement), any other an override."""
+    A blind reviewer's label becomes an accept or an override by ``blind_label_outcome``."""
     errors: dict[str, list[str]] = {}
-    if case.is_blind and action == DecisionAction.OVERRIDE and final_label == case.predicted_label:
+    if blind_label_outcome(case, action=action, final_label=final_label) != action:
         action, reason_code = DecisionAction.ACCEPT, ""
     if action == DecisionAction.ACCEPT:
         if final_label and final_label != case.predicted_label:
@@ -104,16 +100,16 @@ def case_decide(
     a live lease may decide (a lead for escalated cases); 409 when there is no live claim or
     the case is already decided."""
     case = _lock_case(case)
-    check(user_can_review(reviewer, case.ml_model), user=reviewer, action="case.decide", case=case)
+    check(
+        user_has(reviewer, Capability.REVIEW, case.ml_model),
+        user=reviewer,
+        action="case.decide",
+        case=case,
+    )
     now = timezone.now()
     if case.status == CaseStatus.DECIDED:
         raise Conflict("The case is already decided.", code="already_decided")
-    if (
-        case.status != CaseStatus.ASSIGNED
-        or case.assigned_to_id != reviewer.pk
-        or case.lease_expires_at is None
-        or case.lease_expires_at <= now
-    ):
+    if not claim_is_live(case, reviewer, now=now):
         raise Conflict("You hold no live claim on this case: claim it first.", code="no_live_claim")
     check(user_can_decide(reviewer, case=case), user=reviewer, action="case.decide", case=case)
     action, final_label, reason_code = _validated_outcome(
@@ -171,7 +167,12 @@ def decision_reopen(*, case: Case, lead: User, note: str) -> Case:
     if not note:
         raise InvalidInput("Say why you reopen the case.", details={"note": ["Required."]})
     case = _lock_case(case)
-    check(user_can_lead(lead, case.ml_model), user=lead, action="case.reopen", case=case)
+    check(
+        user_has(lead, Capability.LEAD, case.ml_model),
+        user=lead,
+        action="case.reopen",
+        case=case,
+    )
     if case.status != CaseStatus.DECIDED:
         raise Conflict("Only a decided case can be reopened.", code="not_decided")
     now = timezone.now()

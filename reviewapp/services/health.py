@@ -5,8 +5,9 @@ Every change is one transaction that writes its audit event (``baseline.created`
 ``alert.notified``). A tripwire has at most one open alert (a partial unique constraint);
 ``tripwires_check`` (beat, every 10 minutes) raises an alert when a tripwire trips and
 resolves it when it clears. Notifications go out after commit from a Celery task: a JSON POST
-to the tripwire's ``notify_url`` through the webhooks SSRF guard (loopback and private
-addresses are refused unless REVIEWAPP_WEBHOOK_ALLOW_PRIVATE), and/or an email.
+to the tripwire's ``notify_url`` through ``reviewapp.outbound`` (its SSRF guard refuses
+loopback and private addresses unless REVIEWAPP_WEBHOOK_ALLOW_PRIVATE; the body is signed
+with the model's webhook secret when the model has one), and/or an email.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 
-from reviewapp.errors import Conflict, InvalidInput, PermissionDenied
+from reviewapp.errors import Conflict, InvalidInput
+from reviewapp.jobs import ALERT_NOTIFY, job_enqueue
 from reviewapp.models import (
     Alert,
     Case,
@@ -35,7 +37,8 @@ from reviewapp.models import (
     TripwireKind,
     User,
 )
-from reviewapp.permissions import user_can_manage_health, user_can_manage_model
+from reviewapp.outbound import EVENT_HEADER, signed_post, url_check
+from reviewapp.permissions import Capability, user_has
 from reviewapp.selectors.health import (
     FEATURE_SAMPLE_CAP,
     accuracy_report,
@@ -46,9 +49,9 @@ from reviewapp.selectors.health import (
     feature_distributions,
     numeric_distribution,
 )
+from reviewapp.services.access import refuse
 from reviewapp.services.audit import audit_record
 from reviewapp.services.policies import policy_propose
-from reviewapp.services.webhooks import _post, webhook_url_check
 
 logger = logging.getLogger(__name__)
 
@@ -71,8 +74,14 @@ def baseline_create(
 ) -> DriftBaseline:
     """Make the cases of [window_start, window_end) the model's drift baseline (the latest
     ``cap`` of them): confidence and per-feature distributions. Replaces the active one."""
-    if not user_can_manage_model(actor, ml_model):
-        raise PermissionDenied("Only the model's owners may pick its drift baseline.")
+    refuse(
+        user_has(actor, Capability.MANAGE_MODEL, ml_model),
+        user=actor,
+        action="baseline.create",
+        target_type="mlmodel",
+        target_id=ml_model.slug,
+        message="Only the model's owners may pick its drift baseline.",
+    )
     if window_end <= window_start:
         raise InvalidInput(
             "The baseline window must end after it starts.",
@@ -138,8 +147,14 @@ KIND_LIMITS = {
 
 
 def _require_health_manager(actor: User, ml_model: MLModel, what: str) -> None:
-    if not user_can_manage_health(actor, ml_model):
-        raise PermissionDenied(f"Only managers and model owners of the team may {what}.")
+    refuse(
+        user_has(actor, Capability.MANAGE_HEALTH, ml_model),
+        user=actor,
+        action=f"health.{what.replace(' ', '_')}",
+        target_type="mlmodel",
+        target_id=ml_model.slug,
+        message=f"Only managers and model owners of the team may {what}.",
+    )
 
 
 @transaction.atomic
@@ -168,7 +183,7 @@ def tripwire_create(
     notify_email = (notify_email or "").strip()
     if notify_url:
         try:
-            webhook_url_check(notify_url)
+            url_check(notify_url)
         except InvalidInput as exc:
             errors["notify_url"] = [exc.message]
     if notify_email and ("@" not in notify_email or len(notify_email) > 254):
@@ -377,9 +392,7 @@ def alert_raise(*, tripwire: Tripwire, measurement: Measurement) -> Alert | None
 
 
 def _notify_later(alert_id: int) -> None:
-    from reviewapp.tasks.health import alert_notify_task
-
-    alert_notify_task.delay(alert_id=alert_id)
+    job_enqueue(ALERT_NOTIFY, alert_id=alert_id)
 
 
 def tripwires_check(*, now: datetime | None = None) -> dict[str, int]:
@@ -470,20 +483,19 @@ def alert_notify(*, alert_id: int) -> dict[str, str]:
 
 
 def _webhook_send(alert: Alert, url: str) -> str:
-    try:
-        checked = webhook_url_check(url)
-    except InvalidInput as exc:
-        return f"refused: {exc.message}"
     body = json.dumps(alert_payload(alert), separators=(",", ":")).encode()
-    outcome = _post(
-        checked=checked,
+    outcome = signed_post(
+        url=url,
         body=body,
+        secret=alert.ml_model.webhook_secret,
         headers={
             "Content-Type": "application/json",
             "User-Agent": "reviewapp-alerts/1",
-            "X-Reviewapp-Event": "alert.raised",
+            EVENT_HEADER: "alert.raised",
         },
     )
+    if outcome.refused:
+        return f"refused: {outcome.error}"
     if outcome.error:
         return f"failed: {outcome.error}"[:500]
     return f"delivered: HTTP {outcome.status_code}"

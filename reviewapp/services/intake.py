@@ -8,10 +8,18 @@ on each other instead of deadlocking) and only the rows this call created count 
 On PostgreSQL a big batch is COPYed into a temporary table and moved over with one
 ``INSERT ... ON CONFLICT DO NOTHING RETURNING``; otherwise the ORM inserts with RETURNING
 and, if a concurrent writer got there first, retries with ``ON CONFLICT DO NOTHING`` and
-matches each row to the submission that created it by its ``intake_key``."""
+matches each row to the submission that created it by its ``intake_key``.
+
+Hostile input is an item error, never a 500: every string, key and number of an item is
+checked by ``reviewapp.validation.json_problems`` (NUL, lone surrogates, non-finite numbers,
+nesting and length limits) before anything is written. Should the database still refuse a
+row, the whole store is rolled back and redone case by case, each in its own savepoint, so
+that the refused case gets its own error and every other case is kept (a row that SQLite's
+``INSERT OR IGNORE`` drops silently gets a generic "could not be stored" error)."""
 
 import hashlib
 import json
+import logging
 import math
 import uuid
 from dataclasses import dataclass, field
@@ -19,7 +27,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.db.models import JSONField
 from django.utils import timezone
 
@@ -36,6 +44,9 @@ from reviewapp.models import (
 )
 from reviewapp.services.audit import audit_event_build, audit_record, audit_record_many
 from reviewapp.services.routing import route_case
+from reviewapp.validation import json_problems, safe_text, text_problem
+
+logger = logging.getLogger(__name__)
 
 ALLOWED_KEYS = frozenset(
     {
@@ -52,6 +63,10 @@ ALLOWED_KEYS = frozenset(
 MAX_CONTRIBUTIONS = 1000
 COPY_THRESHOLD = 50  # from this many new cases on, PostgreSQL loads them with COPY
 SCORE_SUM_TOLERANCE = 0.01
+MAX_PROBLEMS_REPORTED = 10  # per case, from the walk over its strings, keys and numbers
+# What the database (or the driver, encoding a lone surrogate) raises for a row it refuses.
+STORE_ERRORS = (DataError, IntegrityError, ValueError)
+NOT_STORED = "This case could not be stored"
 
 
 @dataclass
@@ -72,17 +87,26 @@ class ItemResult:
             body["id"] = self.case_id
         if self.status == "error":
             body["error"] = {
-                "code": self.code,
+                "code": self.code or "invalid",
                 "message": _first_message(self.errors),
                 "details": self.errors,
             }
         return body
 
+    def message(self) -> str:
+        """The first error as one sentence (never blank): ``field: message``, or the bare
+        message for errors of the case as a whole."""
+        for key, messages in self.errors.items():
+            if messages:
+                return messages[0] if key == "non_field_errors" else f"{key}: {messages[0]}"
+        return f"{NOT_STORED}."
+
 
 def _first_message(errors: dict[str, list[str]]) -> str:
     for key, messages in errors.items():
-        return f"{key}: {messages[0]}"
-    return "invalid"
+        if messages:
+            return f"{key}: {messages[0]}"
+    return f"{NOT_STORED}."
 
 
 def _is_number(value: Any) -> bool:
@@ -110,13 +134,18 @@ def case_payload_errors(item: Any, *, ml_model: MLModel) -> dict[str, list[str]]
     if not isinstance(item, dict):
         return {"non_field_errors": ["Each case must be a JSON object."]}
     errors: dict[str, list[str]] = {}
+    # Strings, keys and numbers anywhere in the case: what the database could not store.
+    for path, message in json_problems(item, limit=MAX_PROBLEMS_REPORTED):
+        errors.setdefault(path or "non_field_errors", []).append(message)
+    walked = set(errors)
 
     def add(key: str, message: str) -> None:
-        errors.setdefault(key, []).append(message)
+        if key not in walked:  # one message per field: the walk's is the more precise
+            errors.setdefault(key, []).append(message)
 
-    unknown = sorted(set(item) - ALLOWED_KEYS)
+    unknown = sorted(str(key) for key in set(item) - ALLOWED_KEYS)
     if unknown:
-        add("non_field_errors", f"Unknown fields: {', '.join(unknown)}.")
+        add("non_field_errors", f"Unknown fields: {_shown_list(unknown)}.")
     external_id = item.get("external_id")
     if not isinstance(external_id, str) or not external_id.strip():
         add("external_id", "Required: a non-empty string.")
@@ -155,16 +184,16 @@ def _prediction_errors(prediction: Any, *, ml_model: MLModel, add: Any) -> None:
         add("prediction.confidence", "Required: a number between 0 and 1.")
     unknown = sorted(set(prediction) - {"label", "confidence", "scores"})
     if unknown:
-        add("prediction", f"Unknown fields: {', '.join(unknown)}.")
+        add("prediction", f"Unknown fields: {_shown_list(unknown)}.")
     scores = prediction.get("scores")
     if scores is None:
         return
     if not isinstance(scores, dict) or not scores:
         add("prediction.scores", "Must be an object of label to probability.")
         return
-    bad_labels = sorted(k for k in scores if k not in labels)
+    bad_labels = sorted(str(k) for k in scores if k not in labels)
     if bad_labels:
-        add("prediction.scores", f"Unknown labels: {', '.join(bad_labels)}.")
+        add("prediction.scores", f"Unknown labels: {_shown_list(bad_labels)}.")
     values = list(scores.values())
     if not all(_is_number(v) and 0 <= v <= 1 for v in values):
         add("prediction.scores", "Every score must be a number between 0 and 1.")
@@ -176,9 +205,11 @@ def _explanation_errors(explanation: Any, *, add: Any) -> None:
     if not isinstance(explanation, dict):
         add("explanation", "Must be an object with 'contributions'.")
         return
-    unknown = sorted(set(explanation) - {"method", "base_value", "contributions", "summary"})
+    unknown = sorted(
+        str(key) for key in set(explanation) - {"method", "base_value", "contributions", "summary"}
+    )
     if unknown:
-        add("explanation", f"Unknown fields: {', '.join(unknown)}.")
+        add("explanation", f"Unknown fields: {_shown_list(unknown)}.")
     if "method" in explanation and not isinstance(explanation["method"], str):
         add("explanation.method", "Must be a string such as 'shap'.")
     if explanation.get("base_value") is not None and not _is_number(explanation["base_value"]):
@@ -200,6 +231,13 @@ def _explanation_errors(explanation: Any, *, add: Any) -> None:
             add(f"explanation.contributions[{i}].feature", "Required: the feature name.")
         elif not _is_number(contribution.get("weight")):
             add(f"explanation.contributions[{i}].weight", "Required: a finite number.")
+
+
+def _shown_list(names: list[str]) -> str:
+    """Names quoted back to the caller: escaped and cut short, so a hostile key cannot break
+    the response (a lone surrogate cannot be encoded) or blow it up."""
+    shown = [safe_text(name) for name in names[:10]]
+    return ", ".join(shown) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
 
 
 def _versions_for(ml_model: MLModel, names: set[str], *, actor: User) -> dict[str, ModelVersion]:
@@ -234,12 +272,18 @@ def cases_submit(*, ml_model: MLModel, items: list[Any], submitted_by: User) -> 
     for i, item in enumerate(items):
         errors = case_payload_errors(item, ml_model=ml_model)
         result = results[i]
-        if isinstance(item, dict) and isinstance(item.get("external_id"), str):
-            result.external_id = item["external_id"]
+        external_id = item.get("external_id") if isinstance(item, dict) else None
+        if isinstance(external_id, str) and text_problem(external_id) is None:
+            result.external_id = external_id  # echoed back only when it can be rendered
         if errors:
             result.errors, result.code = errors, "invalid"
             continue
-        canonical = _canonical(item)
+        try:
+            canonical = _canonical(item)
+        except ValueError as exc:  # the walk above refuses what cannot be encoded
+            result.code = "invalid"
+            result.errors = {"non_field_errors": [f"{NOT_STORED}: {_reason(exc)}."]}
+            continue
         if len(canonical) > max_bytes:
             result.code = "invalid"
             result.errors = {
@@ -261,28 +305,94 @@ def cases_submit(*, ml_model: MLModel, items: list[Any], submitted_by: User) -> 
                 ]
             }
     if valid:
-        with transaction.atomic():
-            policy = active_policy(ml_model)
-            if connection.vendor != "postgresql" or len(valid) >= COPY_THRESHOLD:
-                # Replays are settled up front. Small PostgreSQL submissions skip this: their
-                # INSERT ... ON CONFLICT DO NOTHING finds replays anyway, one round trip less.
-                existing = Case.objects.filter(
-                    ml_model=ml_model, external_id__in=list(valid)
-                ).values_list("external_id", "body_digest", "id")
-                for external_id, stored_digest, case_id in existing:
-                    index, _item, digest = valid.pop(external_id)
-                    _settle_existing(results[index], stored_digest, digest, case_id)
-            if valid:
-                _insert_new(
-                    ml_model=ml_model,
-                    policy=policy,
-                    valid=valid,
-                    results=results,
-                    actor=submitted_by,
-                )
+        try:
+            _store(ml_model=ml_model, valid=dict(valid), results=results, actor=submitted_by)
+        except STORE_ERRORS as exc:
+            # Validation let through something the database refuses: everything above was
+            # rolled back; store again case by case so that only the refused ones fail.
+            logger.warning(
+                "Intake for model %s: the database refused a submission of %d cases (%s); "
+                "storing them one by one.",
+                ml_model.slug,
+                len(valid),
+                _reason(exc),
+            )
+            _store_one_by_one(ml_model=ml_model, valid=valid, results=results, actor=submitted_by)
+        for index, _item, _digest in valid.values():
+            result = results[index]
+            if result.status == "error" and not result.errors:  # never a blank error
+                result.code = "invalid"
+                result.errors = {"non_field_errors": [f"{NOT_STORED}."]}
     for index, first in repeats:
         _copy_outcome(results[index], results[first])
     return results
+
+
+def _store(
+    *,
+    ml_model: MLModel,
+    valid: dict[str, tuple[int, dict, str]],
+    results: list[ItemResult],
+    actor: User,
+) -> None:
+    """Settle replays and insert the new cases, in one transaction (``valid`` is consumed)."""
+    with transaction.atomic():
+        policy = active_policy(ml_model)
+        if connection.vendor != "postgresql" or len(valid) >= COPY_THRESHOLD:
+            # Replays are settled up front. Small PostgreSQL submissions skip this: their
+            # INSERT ... ON CONFLICT DO NOTHING finds replays anyway, one round trip less.
+            existing = Case.objects.filter(
+                ml_model=ml_model, external_id__in=list(valid)
+            ).values_list("external_id", "body_digest", "id")
+            for external_id, stored_digest, case_id in existing:
+                index, _item, digest = valid.pop(external_id)
+                _settle_existing(results[index], stored_digest, digest, case_id)
+        if valid:
+            _insert_new(
+                ml_model=ml_model,
+                policy=policy,
+                valid=valid,
+                results=results,
+                actor=actor,
+            )
+
+
+def _store_one_by_one(
+    *,
+    ml_model: MLModel,
+    valid: dict[str, tuple[int, dict, str]],
+    results: list[ItemResult],
+    actor: User,
+) -> None:
+    """After the database refused a submission: store each case on its own, in its own
+    savepoint (in external_id order, like the bulk insert), so that a case the database
+    refuses fails alone, with the database's reason, and every other case is kept."""
+    with transaction.atomic():
+        for external_id in sorted(valid):
+            index = valid[external_id][0]
+            shown = results[index].external_id
+            results[index] = ItemResult(index=index, status="error", external_id=shown)
+            try:
+                _store(
+                    ml_model=ml_model,
+                    valid={external_id: valid[external_id]},
+                    results=results,
+                    actor=actor,
+                )
+            except STORE_ERRORS as exc:
+                results[index] = ItemResult(
+                    index=index,
+                    status="error",
+                    external_id=shown,
+                    code="invalid",
+                    errors={"non_field_errors": [f"{NOT_STORED}: {_reason(exc)}."]},
+                )
+
+
+def _reason(exc: BaseException) -> str:
+    """The first line of a database error, safe to quote back to the caller."""
+    lines = str(exc).strip().splitlines()
+    return safe_text(lines[0] if lines else type(exc).__name__, limit=200)
 
 
 def _copy_outcome(result: ItemResult, first: ItemResult) -> None:
@@ -363,12 +473,7 @@ def _insert_new(
     # One insertion order for everyone, so that overlapping concurrent batches wait for each
     # other on the unique index instead of deadlocking.
     cases.sort(key=lambda c: c.external_id)
-    if connection.vendor == "postgresql" and len(cases) >= COPY_THRESHOLD:
-        created_ids = _cases_copy_insert(cases)
-    elif connection.vendor == "postgresql":
-        created_ids = _cases_values_insert(cases)
-    else:
-        created_ids = _cases_orm_insert(cases, ml_model=ml_model, intake_key=intake_key)
+    created_ids = _cases_insert(cases, ml_model=ml_model, intake_key=intake_key)
     created = []
     for case in cases:
         pk = created_ids.get(case.external_id)
@@ -401,6 +506,15 @@ def _insert_new(
         )
         for case in created
     )
+
+
+def _cases_insert(cases: list[Case], *, ml_model: MLModel, intake_key: uuid.UUID) -> dict:
+    """{external_id: id} of the rows this call created, by the fastest path for the database."""
+    if connection.vendor == "postgresql" and len(cases) >= COPY_THRESHOLD:
+        return _cases_copy_insert(cases)
+    if connection.vendor == "postgresql":
+        return _cases_values_insert(cases)
+    return _cases_orm_insert(cases, ml_model=ml_model, intake_key=intake_key)
 
 
 def _cases_orm_insert(cases: list[Case], *, ml_model: MLModel, intake_key: uuid.UUID) -> dict:
@@ -444,7 +558,11 @@ def _cases_copy_insert(cases: list[Case]) -> dict:
             f"CREATE TEMPORARY TABLE {temp} ON COMMIT DROP AS "  # noqa: S608 - fixed names
             f"SELECT {columns} FROM {table} WITH NO DATA"
         )
-        with cursor.cursor.copy(f"COPY {temp} ({columns}) FROM STDIN") as copy:
+        # The raw driver's COPY: its errors are turned into Django's like any other query's.
+        with (
+            connection.wrap_database_errors,
+            cursor.cursor.copy(f"COPY {temp} ({columns}) FROM STDIN") as copy,
+        ):
             for case in cases:
                 copy.write_row(_case_row(case))
         cursor.execute(

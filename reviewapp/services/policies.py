@@ -4,9 +4,10 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from reviewapp.errors import Conflict, InvalidInput, PermissionDenied
+from reviewapp.errors import Conflict, InvalidInput
 from reviewapp.models import MLModel, PolicyStatus, RoutingPolicy, Team, User
-from reviewapp.permissions import user_can_approve_policy, user_can_manage_model
+from reviewapp.permissions import Capability, user_can_approve_policy, user_has
+from reviewapp.services.access import refusals_audited, refuse
 from reviewapp.services.audit import audit_record
 from reviewapp.services.routing import SCHEMA_TYPES
 
@@ -79,14 +80,21 @@ def model_register(
     return ml_model
 
 
+@refusals_audited
 @transaction.atomic
 def policy_propose(
     *, ml_model: MLModel, proposer: User, changes: dict, note: str = ""
 ) -> RoutingPolicy:
     """A new policy version with ``changes`` applied to the active rules; it takes effect only
     once a manager approves it."""
-    if not user_can_manage_model(proposer, ml_model):
-        raise PermissionDenied("Only the model's owners may propose routing changes.")
+    refuse(
+        user_has(proposer, Capability.MANAGE_MODEL, ml_model),
+        user=proposer,
+        action="policy.propose",
+        target_type="mlmodel",
+        target_id=ml_model.slug,
+        message="Only the model's owners may propose routing changes.",
+    )
     _validate_rules(changes, labels=ml_model.labels)
     active = RoutingPolicy.objects.select_for_update().get(
         ml_model=ml_model, status=PolicyStatus.ACTIVE
@@ -110,16 +118,22 @@ def policy_propose(
     return policy
 
 
+@refusals_audited
 @transaction.atomic
 def policy_decide(
     *, policy: RoutingPolicy, manager: User, approve: bool, note: str = ""
 ) -> RoutingPolicy:
     """Approve (the proposal becomes active, the old one superseded) or reject a proposal."""
     policy = RoutingPolicy.objects.select_for_update().select_related("ml_model").get(pk=policy.pk)
-    if not user_can_approve_policy(manager, policy.ml_model, proposed_by_id=policy.proposed_by_id):
-        raise PermissionDenied(
-            "A manager of the model's team other than the proposer must approve routing changes."
-        )
+    refuse(
+        user_can_approve_policy(manager, policy.ml_model, proposed_by_id=policy.proposed_by_id),
+        user=manager,
+        action="policy.decide",
+        target_type="routingpolicy",
+        target_id=policy.pk,
+        message="A manager of the model's team other than the proposer must approve routing "
+        "changes.",
+    )
     if policy.status != PolicyStatus.PROPOSED:
         raise Conflict(f"This proposal is already {policy.status}.")
     now = timezone.now()

@@ -13,16 +13,15 @@ Every transition is one transaction that also writes its audit event, with the
 before/after of the fields it changed (``{"field": [before, after]}``).
 """
 
-import functools
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from typing import ParamSpec, TypeVar
 
 from django.db import connection, transaction
 from django.db.models import Case as Case_
 from django.db.models import Q, QuerySet, When
 from django.utils import timezone
 
+from reviewapp.case_rules import case_lock, claim_is_live
 from reviewapp.errors import Conflict, InvalidInput
 from reviewapp.models import (
     AuditEvent,
@@ -31,15 +30,16 @@ from reviewapp.models import (
     EscalationSource,
     MLModel,
     ModelVersion,
-    Role,
     User,
 )
-from reviewapp.permissions import user_can_lead, user_can_review
-from reviewapp.services.access import require
+from reviewapp.permissions import (
+    Capability,
+    user_can_release,
+    user_can_take_escalated,
+    user_has,
+)
+from reviewapp.services.access import refusals_audited, refuse
 from reviewapp.services.audit import audit_event_build, audit_record, audit_record_many
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 CLAIM_RETRIES = 5
 BATCH_SIZE = 500
@@ -54,37 +54,9 @@ SERVED_FIELDS = (
 )
 
 
-class Refused(Exception):
-    """Raised inside a service transaction when a permission check fails; the decorator
-    ``refusals_audited`` lets the transaction roll back, then records the denial in its own
-    transaction (so it is not rolled back with the refused change) and raises 403."""
-
-    def __init__(self, *, user: User, action: str, case: Case) -> None:
-        super().__init__(action)
-        self.user, self.action, self.case_id = user, action, case.pk
-
-
-def refusals_audited(fn: Callable[P, R]) -> Callable[P, R]:
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return fn(*args, **kwargs)
-        except Refused as refused:
-            require(
-                False,
-                user=refused.user,
-                action=refused.action,
-                target_type="case",
-                target_id=str(refused.case_id),
-            )
-            raise  # not reached: require raised PermissionDenied
-
-    return wrapper
-
-
 def check(allowed: bool, *, user: User, action: str, case: Case) -> None:
-    if not allowed:
-        raise Refused(user=user, action=action, case=case)
+    """Refuse (403) inside a service transaction; ``refusals_audited`` records it."""
+    refuse(allowed, user=user, action=action, target_type="case", target_id=case.pk)
 
 
 def _iso(value: object) -> object:
@@ -110,12 +82,7 @@ def _skip_locked() -> bool:
 
 
 def _lock_case(case: Case) -> Case:
-    """Re-read the case under a row lock (PostgreSQL) inside the caller's transaction."""
-    return (
-        Case.objects.select_for_update(of=("self",))
-        .select_related("ml_model", "policy")
-        .get(pk=case.pk)
-    )
+    return case_lock(case.pk)
 
 
 def _waiting_status_after_claim(case: Case) -> str:
@@ -131,15 +98,6 @@ def _clear_claim(case: Case) -> None:
 
 def _lease_for(case: Case, now: datetime) -> datetime:
     return now + timedelta(minutes=case.policy.lease_minutes)
-
-
-def _is_live_claim(case: Case, user: User, now: datetime) -> bool:
-    return (
-        case.status == CaseStatus.ASSIGNED
-        and case.assigned_to_id == user.pk
-        and case.lease_expires_at is not None
-        and case.lease_expires_at > now
-    )
 
 
 # --- claiming ---------------------------------------------------------------------------
@@ -257,13 +215,14 @@ def _serialise_per_reviewer(*, reviewer: User, ml_model: MLModel) -> None:
             )
 
 
+@refusals_audited
 def case_claim_next(*, ml_model: MLModel, reviewer: User) -> Case | None:
     """Lease the next case of the model's queue to the reviewer, or return None when nothing
     is waiting. A reviewer holding a live claim on the model gets that case again; a lead is
     served escalated cases first. Leases whose time ran out (the caller's own, and a few from
     the lease index) go back to the queue first."""
-    require(
-        user_can_review(reviewer, ml_model),
+    refuse(
+        user_has(reviewer, Capability.REVIEW, ml_model),
         user=reviewer,
         action="case.claim",
         target_type="mlmodel",
@@ -279,12 +238,12 @@ def case_claim_next(*, ml_model: MLModel, reviewer: User) -> Case | None:
             .order_by(Case_(When(assigned_to=reviewer, then=0), default=1), "lease_expires_at")[:20]
         )
         for case in held:
-            if _is_live_claim(case, reviewer, now):
+            if claim_is_live(case, reviewer, now=now):
                 return _served(Case.objects.filter(pk=case.pk)).get()
         stale = [c for c in held if c.lease_expires_at and c.lease_expires_at <= now]
         if stale:
             _leases_return(stale, now=now)
-        if reviewer.role == Role.LEAD:
+        if user_can_take_escalated(reviewer, ml_model):
             case = _claim_from(
                 ml_model=ml_model,
                 reviewer=reviewer,
@@ -338,7 +297,7 @@ def case_lease_renew(*, case: Case, reviewer: User) -> Case:
     """Extend the claimant's live lease by the policy's lease length."""
     case = _lock_case(case)
     now = timezone.now()
-    if not _is_live_claim(case, reviewer, now):
+    if not claim_is_live(case, reviewer, now=now):
         raise Conflict("You hold no live claim on this case.", code="no_live_claim")
     before = _snapshot(case, ("lease_expires_at",))
     case.lease_expires_at = _lease_for(case, now)
@@ -357,13 +316,7 @@ def case_release(*, case: Case, actor: User) -> Case:
     case = _lock_case(case)
     if case.status != CaseStatus.ASSIGNED:
         raise Conflict("The case is not claimed.", code="not_claimed")
-    is_claimant = case.assigned_to_id == actor.pk and user_can_review(actor, case.ml_model)
-    check(
-        is_claimant or user_can_lead(actor, case.ml_model),
-        user=actor,
-        action="case.release",
-        case=case,
-    )
+    check(user_can_release(actor, case=case), user=actor, action="case.release", case=case)
     before = _snapshot(case, CLAIM_FIELDS)
     case.status = _waiting_status_after_claim(case)
     _clear_claim(case)
@@ -378,13 +331,18 @@ def claim_reassign(*, case: Case, lead: User, to_user: User) -> Case:
     """A lead hands a claimed (or waiting) case to another reviewer or lead of the team,
     with a fresh lease."""
     case = _lock_case(case)
-    check(user_can_lead(lead, case.ml_model), user=lead, action="case.reassign", case=case)
-    if not user_can_review(to_user, case.ml_model):
+    check(
+        user_has(lead, Capability.LEAD, case.ml_model),
+        user=lead,
+        action="case.reassign",
+        case=case,
+    )
+    if not user_has(to_user, Capability.REVIEW, case.ml_model):
         raise InvalidInput(
             f"{to_user.get_username()} is not a reviewer or lead of this model's team.",
             details={"to": ["Not a reviewer or lead of this team."]},
         )
-    if case.escalated_at and to_user.role != Role.LEAD:
+    if case.escalated_at and not user_can_take_escalated(to_user, case.ml_model):
         raise InvalidInput(
             "An escalated case can only go to a lead.", details={"to": ["Must be a lead."]}
         )
@@ -409,8 +367,13 @@ def case_escalate(*, case: Case, actor: User, note: str) -> Case:
     if not note:
         raise InvalidInput("Say why you escalate.", details={"note": ["Required."]})
     case = _lock_case(case)
-    check(user_can_review(actor, case.ml_model), user=actor, action="case.escalate", case=case)
-    if not _is_live_claim(case, actor, timezone.now()):
+    check(
+        user_has(actor, Capability.REVIEW, case.ml_model),
+        user=actor,
+        action="case.escalate",
+        case=case,
+    )
+    if not claim_is_live(case, actor, now=timezone.now()):
         raise Conflict("You hold no live claim on this case.", code="no_live_claim")
     before = _snapshot(case, (*CLAIM_FIELDS, "escalated_at", "escalation_source"))
     case.status = CaseStatus.ESCALATED

@@ -6,10 +6,9 @@ it deletes that day's rows and inserts fresh ones in one transaction. The figure
 GROUP BY queries run by the database (never a Python loop over cases), with the time
 histograms bucketed in SQL.
 
-Histograms are ``{bucket upper bound in ms (as a string): count}`` over log-spaced buckets
-(``HIST_BOUNDS_MS``: each bound is 2^(1/4) ≈ 1.19 times the one before, from 125 ms to about
-388 days); a quantile is read back by linear interpolation inside its bucket
-(``hist_quantile``), so it is within one bucket width (≈ 19%) of the exact value.
+Histograms are stored as ``{bucket upper bound in ms (as a string): count}`` over the
+log-spaced buckets of ``reviewapp.figures`` (``HIST_BOUNDS_MS``), which also reads quantiles
+back (``hist_quantile``); the SQL here buckets with the same bounds as ``bucket_of``.
 
 Days are calendar days in ``settings.TIME_ZONE`` (UTC). Case figures belong to the day the
 case was received; decision figures to the day it was decided. Every refreshed day with any
@@ -29,63 +28,19 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Max, Q
+from django.db.models import Max, Min, Q
 from django.utils import timezone
 
+from reviewapp.figures import BAND_COUNT, HIST_BOUNDS_MS, bucket_of
+from reviewapp.jobs import ROLLUPS_REFRESH, job_enqueue, job_enqueue_on_commit
 from reviewapp.models import Case, CaseDailyRollup, Decision, DecisionDailyRollup, MLModel, User
 from reviewapp.services.audit import audit_record
 
-# Log-spaced bucket upper bounds in ms: 1000 * 2^(k/4) for k = -12..100, then a catch-all.
-HIST_BOUNDS_MS: tuple[int, ...] = (
-    *(round(1000 * 2 ** (k / 4)) for k in range(-12, 101)),
-    10**13,
-)
-BAND_COUNT = 10
 # The beat also looks this far back for days whose cases changed since the last refresh.
 DIRTY_LOOKBACK_DAYS = 400
 # On-demand refresh from a page runs in the request up to this many days, else in a task.
 INLINE_REFRESH_MAX_DAYS = 7
 _ADVISORY_LOCK_NAMESPACE = 0x5EA1
-
-
-def band_of(confidence: float) -> int:
-    """The confidence band of a prediction: floor(confidence * 10), with 1.0 in band 9 (the
-    same arithmetic as the SQL below)."""
-    return min(int(confidence * 10), BAND_COUNT - 1)
-
-
-def bucket_of(ms: int) -> int:
-    """The histogram key (bucket upper bound in ms) a duration falls in."""
-    for bound in HIST_BOUNDS_MS:
-        if ms <= bound:
-            return bound
-    return HIST_BOUNDS_MS[-1]
-
-
-def hist_quantile(hist: dict, q: float) -> float | None:
-    """The q-quantile (0..1) in ms of a histogram ``{upper bound ms: count}``, interpolated
-    linearly inside the bucket that holds the rank ``q * n`` (None for an empty histogram)."""
-    items = sorted((int(k), int(v)) for k, v in hist.items() if int(v) > 0)
-    total = sum(v for _, v in items)
-    if not total:
-        return None
-    rank = max(q * total, 1e-9)
-    cum = 0
-    lower_of = dict(zip(HIST_BOUNDS_MS[1:], HIST_BOUNDS_MS[:-1], strict=False))
-    for bound, count in items:
-        if cum + count >= rank:
-            lower = lower_of.get(bound, 0)
-            return lower + (bound - lower) * (rank - cum) / count
-        cum += count
-    return float(items[-1][0])  # pragma: no cover - rank <= total always stops the loop
-
-
-def hist_merge(into: dict, other: dict) -> dict:
-    """Add histogram ``other`` into ``into`` (keys as ints) and return ``into``."""
-    for k, v in other.items():
-        key = int(k)
-        into[key] = into.get(key, 0) + int(v)
-    return into
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -384,24 +339,26 @@ def rollups_missing_days(*, ml_models: list[MLModel], date_from: date, date_to: 
 
 
 def rollups_ensure(*, ml_models: list[MLModel], date_from: date, date_to: date) -> list[date]:
-    """Make sure the period's days that have data also have rollups: a few missing days are
-    refreshed now, more are handed to the Celery task. Returns the days still pending."""
+    """For a read (GET): the period's days that have data but no rollups yet are handed to the
+    Celery task, never computed in the request (reads don't write). Returns those days, so
+    the page or response can say its figures are still being prepared. A broker outage is
+    logged, not raised: beat's periodic refresh picks the days up anyway."""
     missing = rollups_missing_days(ml_models=ml_models, date_from=date_from, date_to=date_to)
-    if not missing:
-        return []
-    if len(missing) <= INLINE_REFRESH_MAX_DAYS:
-        for ml_model in ml_models:
-            rollups_refresh(days=missing, ml_model=ml_model)
-        return []
-    from reviewapp.tasks.metrics import rollups_refresh_task
-
-    for ml_model in ml_models:
-        transaction.on_commit(
-            lambda m=ml_model: rollups_refresh_task.delay(
-                days=[d.isoformat() for d in missing], ml_model_id=m.pk
-            )
+    for ml_model in ml_models if missing else []:
+        job_enqueue_on_commit(
+            ROLLUPS_REFRESH,
+            robust=True,
+            days=[d.isoformat() for d in missing],
+            ml_model_id=ml_model.pk,
         )
     return missing
+
+
+def rollups_as_of(*, ml_models: list[MLModel], date_from: date, date_to: date) -> datetime | None:
+    """When the period's figures were last computed (the oldest refresh among its rollups)."""
+    return CaseDailyRollup.objects.filter(
+        ml_model__in=ml_models, day__gte=date_from, day__lte=date_to
+    ).aggregate(m=Min("refreshed_at"))["m"]
 
 
 def rollups_refresh_request(
@@ -432,10 +389,8 @@ def rollups_refresh_request(
         for ml_model in ml_models:
             rollups_refresh(days=days, ml_model=ml_model)
         return "done"
-    from reviewapp.tasks.metrics import rollups_refresh_task
-
     for ml_model in ml_models:
-        rollups_refresh_task.delay(days=[d.isoformat() for d in days], ml_model_id=ml_model.pk)
+        job_enqueue(ROLLUPS_REFRESH, days=[d.isoformat() for d in days], ml_model_id=ml_model.pk)
     return "queued"
 
 

@@ -18,11 +18,3 @@ def percent(value: float | int | None) -> str:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return ""
     return f"{value:.0%}"
-
-
-@register.filter
-def percent_width(value: float | int | None) -> str:
-    """A 0..1 share as an SVG width out of 100 (clamped)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return "0"
-    return f"{max(0.0, min(1.0, float(value))) * 100:.1f}"

@@ -6,8 +6,6 @@ With htmx the filter form and the pager swap only the table (``#audit-rows``) an
 URL; without JavaScript they are plain links and GET forms.
 """
 
-import csv
-import json
 from collections.abc import Callable, Iterator
 from functools import wraps
 from typing import Any
@@ -22,37 +20,22 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
-from reviewapp.errors import PermissionDenied
-from reviewapp.permissions import user_can_view_audit
+from reviewapp.permissions import Capability
+from reviewapp.presentation.audit import audit_event_rows
+from reviewapp.presentation.exports import CONTENT_TYPES, audit_lines
+from reviewapp.presentation.params import cursor_param
 from reviewapp.selectors.audit import (
     AuditFilters,
     audit_action_names,
     audit_export_chunks,
     audit_page,
 )
-from reviewapp.services.access import require
+from reviewapp.services.access import capability_require
 from reviewapp.services.audit import event_fields
 from reviewapp.services.audit_ops import audit_chain_verify, audit_export_record, verify_message
 
 LOG_TEMPLATE = "reviewapp/audit/log.html"
-FORBIDDEN_TEMPLATE = "reviewapp/audit/forbidden.html"
-EXPORT_FORMATS = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
-EXPORT_COLUMNS = (
-    "id",
-    "occurred_at",
-    "actor_id",
-    "actor_label",
-    "actor_role",
-    "action",
-    "target_type",
-    "target_id",
-    "changes",
-    "ip",
-    "user_agent",
-    "request_id",
-)
-# Spreadsheet formula injection: a cell starting with one of these is prefixed with a quote.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+EXPORT_FORMATS = CONTENT_TYPES
 
 
 class AuditFilterForm(forms.Form):
@@ -91,35 +74,24 @@ class AuditFilterForm(forms.Form):
 
 
 def auditor_required(action: str) -> Callable:
-    """Auditors only; anyone else gets the 403 page and the denial is audited."""
+    """Auditors only (the access gate: anyone else gets the 403 page, audited)."""
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @login_required
         @wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            try:
-                require(
-                    user_can_view_audit(request.user),
-                    user=request.user,
-                    action=action,
-                    target_type="page",
-                    target_id=request.path[:64],
-                )
-            except PermissionDenied as exc:
-                return render(request, FORBIDDEN_TEMPLATE, {"message": exc.message}, status=403)
+            capability_require(
+                user=request.user,
+                capability=Capability.VIEW_AUDIT,
+                action=action,
+                target_type="page",
+                target_id=request.path[:64],
+            )
             return view(request, *args, **kwargs)
 
         return wrapped
 
     return decorator
-
-
-def _cursor(value: str | None) -> int | None:
-    try:
-        number = int(value) if value else None
-    except ValueError:
-        return None
-    return number if number is not None and number >= 0 else None
 
 
 def _filter_form(request: HttpRequest) -> tuple[AuditFilterForm, AuditFilters | None]:
@@ -137,13 +109,10 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     if filters is not None:
         page = audit_page(
             filters,
-            before=_cursor(request.GET.get("before")),
-            after=_cursor(request.GET.get("after")),
+            before=cursor_param(request.GET.get("before")),
+            after=cursor_param(request.GET.get("after")),
         )
-        for event in page.events:
-            keys = list(event.changes)
-            event.changes_keys = ", ".join(keys[:4]) + (" …" if len(keys) > 4 else "")
-            event.changes_json = json.dumps(event.changes, indent=2, sort_keys=True, default=str)
+        audit_event_rows(page.events)
         params = filters.as_params()
         context.update(
             page=page,
@@ -156,32 +125,10 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     return render(request, f"{LOG_TEMPLATE}#audit-rows" if partial else LOG_TEMPLATE, context)
 
 
-def _csv_cell(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
-
-
-class _Echo:
-    """A file-like object whose write returns the line, for csv.writer in a generator."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_lines(filters: AuditFilters) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow(EXPORT_COLUMNS)
+def _export_chunks(filters: AuditFilters) -> Iterator[list[dict]]:
+    """The matching events as plain records, chunk by chunk."""
     for chunk in audit_export_chunks(filters):
-        for event in chunk:
-            row = event_fields(event)
-            row["changes"] = json.dumps(row["changes"], sort_keys=True, default=str)
-            yield writer.writerow([_csv_cell(row[c]) for c in EXPORT_COLUMNS])
-
-
-def _jsonl_lines(filters: AuditFilters) -> Iterator[str]:
-    for chunk in audit_export_chunks(filters):
-        yield "".join(json.dumps(event_fields(e), default=str) + "\n" for e in chunk)
+        yield [event_fields(event) for event in chunk]
 
 
 @require_GET
@@ -200,7 +147,7 @@ def audit_export(request: HttpRequest) -> HttpResponse:
     audit_export_record(
         actor=request.user, export_format=export_format, filters=filters.as_params()
     )
-    lines = _csv_lines(filters) if export_format == "csv" else _jsonl_lines(filters)
+    lines = audit_lines(_export_chunks(filters), export_format)
     response = StreamingHttpResponse(lines, content_type=EXPORT_FORMATS[export_format])
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.{export_format}"'

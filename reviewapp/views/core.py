@@ -2,28 +2,33 @@
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from reviewapp.models import Role
+from reviewapp.error_pages import api_error, error_page, is_api
+from reviewapp.permissions import Capability, user_has
+from reviewapp.selectors.system import database_ping
+
+# Where each person starts: the first page their role has.
+HOME_PAGES = (
+    (Capability.REVIEW, "review-home"),
+    (Capability.VIEW_AUDIT, "audit-log"),
+    (Capability.VIEW_DASHBOARDS, "dashboard-adoption"),
+    (Capability.VIEW_QUEUE_OVERVIEW, "queue-overview"),
+    (Capability.ADMINISTER, "admin:index"),
+)
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     """Send each role to the page it lives in."""
-    role = request.user.role
-    if role in (Role.REVIEWER, Role.LEAD):
-        return redirect("review-home")
-    if role in (Role.MANAGER, Role.MODEL_OWNER):
-        return redirect("dashboard-adoption")
-    if role == Role.AUDITOR:
-        return redirect("audit-log")
-    if role == Role.ADMIN:
-        return redirect("admin:index")
+    user = request.user
+    for capability, url_name in HOME_PAGES:
+        if user_has(user, capability):
+            return redirect(url_name)
     return render(request, "reviewapp/home.html")
 
 
@@ -39,8 +44,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
     checks: dict[str, str] = {}
     ok = True
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
+        database_ping()
         checks["database"] = "ok"
     except Exception as exc:
         checks["database"] = f"error: {exc.__class__.__name__}"
@@ -62,19 +66,30 @@ def readyz(request: HttpRequest) -> JsonResponse:
     )
 
 
-def _api_error(status: int, code: str, message: str) -> JsonResponse:
-    return JsonResponse({"error": {"code": code, "message": message, "details": {}}}, status=status)
-
-
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    """handler404: the API's error body for /api/ paths, the usual page elsewhere."""
-    if request.path.startswith("/api/"):
-        return _api_error(404, "not_found", "No such endpoint.")
-    return defaults.page_not_found(request, exception)
+    """handler404: the API's error body under /api/, the styled page elsewhere."""
+    if is_api(request):
+        return api_error(404, "not_found", "No such endpoint.")
+    return error_page(request, status=404)
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """handler403."""
+    if is_api(request):
+        return api_error(403)
+    return error_page(request, status=403)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """handler400."""
+    if is_api(request):
+        return api_error(400)
+    return error_page(request, status=400)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    """handler500: the API's error body for /api/ paths, the usual page elsewhere."""
-    if request.path.startswith("/api/"):
-        return _api_error(500, "server_error", "Something went wrong on our side.")
+    """handler500: the API's error body under /api/, the plain page elsewhere (no template
+    context: whatever failed may fail again while rendering)."""
+    if is_api(request):
+        return api_error(500)
     return defaults.server_error(request)

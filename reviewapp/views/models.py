@@ -2,36 +2,32 @@
 policy and proposals (owners propose, another manager approves: four eyes), the webhook with
 its secret shown once, and the deliveries log with a re-send button."""
 
-from collections.abc import Callable
-from functools import wraps
-
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.db.models import Count, Prefetch, Q
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from reviewapp.errors import NotFound, PermissionDenied, ReviewAppError
 from reviewapp.models import (
     DeliveryStatus,
     FallbackAction,
     MLModel,
     PolicyStatus,
     RoutingPolicy,
-    WebhookAttempt,
     WebhookDelivery,
 )
-from reviewapp.permissions import (
-    user_can_approve_policy,
-    user_can_manage_model,
-    user_can_view_model_pages,
+from reviewapp.permissions import Capability, user_can_approve_policy, user_has
+from reviewapp.selectors.registry import (
+    delivery_current,
+    model_list_rows,
+    model_policies,
+    model_versions,
+    webhook_deliveries,
 )
-from reviewapp.services.access import model_get_for_user, permission_denied_record, require
+from reviewapp.services.access import capability_require, object_of_model, refuse
 from reviewapp.services.policies import policy_decide, policy_propose
 from reviewapp.services.webhooks import (
     delivery_resend,
@@ -39,67 +35,18 @@ from reviewapp.services.webhooks import (
     webhook_secret_rotate,
     webhook_set,
 )
+from reviewapp.views.gate import model_from_slug
 
 SECRET_SESSION_KEY = "reviewapp_webhook_secret_once"  # noqa: S105 - a session key name
-DELIVERIES_SHOWN = 50
 
 
-def _error_text(exc: ReviewAppError) -> str:
-    details = "; ".join(
-        f"{'' if field == 'non_field_errors' else field + ': '}{' '.join(map(str, msgs))}"
-        for field, msgs in exc.details.items()
-        if isinstance(msgs, list)
-    )
-    return (
-        f"{exc.message} {details}".strip()
-        if details and details not in exc.message
-        else exc.message
-    )
+def _detail_url(ml_model: MLModel) -> str:
+    return reverse("model-detail", kwargs={"slug": ml_model.slug})
 
 
-def _model_for_page(request: HttpRequest, slug: str) -> MLModel:
-    """The model if the user may use its pages: 404 alike for missing and other teams' models,
-    403 (audited) for roles without model pages."""
-    require(
-        user_can_view_model_pages(request.user),
-        user=request.user,
-        action="model.page",
-        target_type="mlmodel",
-        target_id=slug,
-    )
-    try:
-        ml_model = model_get_for_user(user=request.user, slug=slug, action="model.page")
-    except NotFound:
-        raise Http404(f"No model '{slug}'.") from None
-    if not user_can_view_model_pages(request.user, ml_model):
-        raise Http404(f"No model '{slug}'.")
-    return ml_model
-
-
-def _page_errors(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Page-level refusals become 403; an action the services refuse becomes a message on the
-    model page (and a refused permission is audited)."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, slug: str, *args: object, **kwargs: object) -> HttpResponse:
-        try:
-            ml_model = _model_for_page(request, slug)
-        except PermissionDenied as exc:
-            raise DjangoPermissionDenied(exc.message) from None
-        try:
-            return view(request, ml_model, *args, **kwargs)
-        except ReviewAppError as exc:
-            if isinstance(exc, PermissionDenied):
-                permission_denied_record(
-                    user=request.user,
-                    action=view.__name__,
-                    target_type="mlmodel",
-                    target_id=ml_model.slug,
-                )
-            messages.error(request, _error_text(exc))
-            return redirect("model-detail", slug=ml_model.slug)
-
-    return wrapper
+model_page = model_from_slug(Capability.VIEW_MODEL_PAGES, action="model.page", back=_detail_url)
+model_owner_action = model_from_slug(Capability.MANAGE_MODEL, back=_detail_url)
+model_manager_action = model_from_slug(Capability.APPROVE_POLICY, back=_detail_url)
 
 
 # --- forms --------------------------------------------------------------------------------
@@ -165,49 +112,20 @@ class WebhookForm(forms.Form):
 @require_GET
 def model_list(request: HttpRequest) -> HttpResponse:
     """The models of the user's teams, with what needs attention."""
-    if not user_can_view_model_pages(request.user):
-        permission_denied_record(
-            user=request.user, action="model.list", target_type="page", target_id="models"
-        )
-        raise DjangoPermissionDenied("Model pages are for model owners and managers.")
-    models = [
-        m
-        for m in MLModel.objects.select_related("team")
-        .annotate(
-            n_versions=Count("versions", distinct=True),
-            n_proposals=Count(
-                "policies", filter=Q(policies__status=PolicyStatus.PROPOSED), distinct=True
-            ),
-            n_dead=Count(
-                "deliveries", filter=Q(deliveries__status=DeliveryStatus.DEAD), distinct=True
-            ),
-        )
-        .order_by("slug")
-        if user_can_view_model_pages(request.user, m)
-    ]
-    return render(request, "reviewapp/models/list.html", {"models": models})
-
-
-def _deliveries(ml_model: MLModel, status: str = "") -> list[WebhookDelivery]:
-    qs = WebhookDelivery.objects.filter(ml_model=ml_model)
-    if status in DeliveryStatus.values:
-        qs = qs.filter(status=status)
-    return list(
-        qs.select_related("decision")
-        .prefetch_related(
-            Prefetch("attempt_log", queryset=WebhookAttempt.objects.order_by("attempted_at", "id"))
-        )
-        .order_by("-created_at", "-id")[:DELIVERIES_SHOWN]
+    capability_require(
+        user=request.user,
+        capability=Capability.VIEW_MODEL_PAGES,
+        action="model.list",
+        target_type="page",
+        target_id="models",
     )
+    models = model_list_rows(request.user, Capability.VIEW_MODEL_PAGES)
+    return render(request, "reviewapp/models/list.html", {"models": models})
 
 
 def _detail_context(request: HttpRequest, ml_model: MLModel, **extra: object) -> dict:
     user = request.user
-    policies = list(
-        RoutingPolicy.objects.filter(ml_model=ml_model)
-        .select_related("proposed_by", "decided_by")
-        .order_by("-version")
-    )
+    policies = model_policies(ml_model)
     active = next((p for p in policies if p.status == PolicyStatus.ACTIVE), None)
     proposals = [p for p in policies if p.status == PolicyStatus.PROPOSED]
     for proposal in proposals:
@@ -225,21 +143,21 @@ def _detail_context(request: HttpRequest, ml_model: MLModel, **extra: object) ->
             else []
         )
     history = [p for p in policies if p.status in (PolicyStatus.SUPERSEDED, PolicyStatus.REJECTED)]
-    can_manage = user_can_manage_model(user, ml_model)
+    can_manage = user_has(user, Capability.MANAGE_MODEL, ml_model)
     status_filter = request.GET.get("status", "")
     context = {
         "ml_model": ml_model,
-        "versions": list(ml_model.versions.order_by("-created_at")),
+        "versions": model_versions(ml_model),
         "active": active,
         "proposals": proposals,
         "history": history[:20],
         "can_manage": can_manage,
-        "is_manager": user.role == "manager",
+        "is_manager": user_has(user, Capability.APPROVE_POLICY, ml_model),
         "proposal_form": PolicyProposalForm.for_policy(active, ml_model)
         if can_manage and active
         else None,
         "webhook_form": WebhookForm(initial={"url": ml_model.webhook_url}) if can_manage else None,
-        "deliveries": _deliveries(ml_model, status_filter),
+        "deliveries": webhook_deliveries(ml_model, status_filter),
         "status_filter": status_filter,
         "statuses": DeliveryStatus.choices,
         "resendable": {DeliveryStatus.DEAD, DeliveryStatus.DELIVERED, DeliveryStatus.RETRYING},
@@ -251,7 +169,7 @@ def _detail_context(request: HttpRequest, ml_model: MLModel, **extra: object) ->
 @login_required
 @never_cache
 @require_GET
-@_page_errors
+@model_page
 def model_detail(request: HttpRequest, ml_model: MLModel) -> HttpResponse:
     """One model: facts, routing policy and proposals, webhook and deliveries."""
     once = request.session.pop(SECRET_SESSION_KEY, None)
@@ -262,7 +180,7 @@ def model_detail(request: HttpRequest, ml_model: MLModel) -> HttpResponse:
 
 @login_required
 @require_GET
-@_page_errors
+@model_page
 def model_deliveries(request: HttpRequest, ml_model: MLModel) -> HttpResponse:
     """The deliveries log alone (htmx refresh and status filter); full page otherwise."""
     context = _detail_context(request, ml_model)
@@ -273,7 +191,7 @@ def model_deliveries(request: HttpRequest, ml_model: MLModel) -> HttpResponse:
 
 @login_required
 @require_POST
-@_page_errors
+@model_owner_action
 def model_policy_propose(request: HttpRequest, ml_model: MLModel) -> HttpResponse:
     """A model owner proposes new routing rules; they wait for a manager's approval."""
     form = PolicyProposalForm(request.POST, ml_model=ml_model)
@@ -297,29 +215,28 @@ def model_policy_propose(request: HttpRequest, ml_model: MLModel) -> HttpRespons
 
 @login_required
 @require_POST
-@_page_errors
+@model_manager_action
 def model_policy_decide(request: HttpRequest, ml_model: MLModel, policy_id: int) -> HttpResponse:
     """A manager approves or rejects a proposal (not their own: four eyes)."""
-    policy = RoutingPolicy.objects.filter(ml_model=ml_model, pk=policy_id).first()
-    if policy is None:
-        raise Http404("No such proposal.")
+    policy = object_of_model(RoutingPolicy, policy_id, ml_model, "proposal")
     decision = request.POST.get("decision")
     if decision not in ("approve", "reject"):
         messages.error(request, "Choose approve or reject.")
         return redirect("model-detail", slug=ml_model.slug)
-    if policy.proposed_by_id == request.user.pk and policy.status == PolicyStatus.PROPOSED:
-        permission_denied_record(
+    if policy.status == PolicyStatus.PROPOSED:
+        refuse(
+            user_can_approve_policy(request.user, ml_model, proposed_by_id=policy.proposed_by_id),
             user=request.user,
-            action="policy.decide_own",
+            action="policy.decide_own"
+            if policy.proposed_by_id == request.user.pk
+            else "policy.decide",
             target_type="routingpolicy",
-            target_id=str(policy.pk),
+            target_id=policy.pk,
+            message=f"You proposed v{policy.version}, so you cannot {decision} it: another "
+            "manager of the team must (four eyes)."
+            if policy.proposed_by_id == request.user.pk
+            else "Only a manager of the model's team may approve or reject routing changes.",
         )
-        messages.error(
-            request,
-            f"You proposed v{policy.version}, so you cannot {decision} it: another manager of "
-            "the team must (four eyes).",
-        )
-        return redirect("model-detail", slug=ml_model.slug)
     policy_decide(
         policy=policy,
         manager=request.user,
@@ -335,7 +252,7 @@ def model_policy_decide(request: HttpRequest, ml_model: MLModel, policy_id: int)
 
 @login_required
 @require_POST
-@_page_errors
+@model_owner_action
 def model_webhook(request: HttpRequest, ml_model: MLModel) -> HttpResponse:
     """Set or change the callback URL, rotate the secret, or remove the webhook (owners)."""
     action = request.POST.get("action", "set")
@@ -362,16 +279,14 @@ def model_webhook(request: HttpRequest, ml_model: MLModel) -> HttpResponse:
 
 @login_required
 @require_POST
-@_page_errors
+@model_owner_action
 def model_delivery_resend(
     request: HttpRequest, ml_model: MLModel, delivery_id: int
 ) -> HttpResponse:
     """A model owner sends a delivery again."""
-    delivery = WebhookDelivery.objects.filter(ml_model=ml_model, pk=delivery_id).first()
-    if delivery is None:
-        raise Http404("No such delivery.")
+    delivery = object_of_model(WebhookDelivery, delivery_id, ml_model, "delivery")
     delivery = delivery_resend(delivery=delivery, actor=request.user)
-    delivery.refresh_from_db()
+    delivery = delivery_current(delivery)
     messages.success(
         request, f"Delivery #{delivery.pk} queued again (now {delivery.get_status_display()})."
     )

@@ -5,40 +5,45 @@ of waiting cases."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from reviewapp.errors import ReviewAppError
-from reviewapp.models import Case, MLModel, User
-from reviewapp.permissions import user_can_lead, user_can_view_queue_overview, user_team_ids
+from reviewapp.case_rules import routing_codes
+from reviewapp.errors import InvalidInput, ReviewAppError
+from reviewapp.models import Case, MLModel
+from reviewapp.permissions import Capability, user_has, user_may_see_model_answer
 from reviewapp.selectors.queue import (
     claims_for,
     escalated_for,
     queue_overview,
     reassign_candidates,
+    user_by_username,
     waiting_cases_page,
 )
-from reviewapp.services.access import permission_denied_record
+from reviewapp.services.access import capability_require, case_for_user, model_for_user
 from reviewapp.services.queue import case_release, claim_reassign
 
 
 def _require_overview(request: HttpRequest) -> None:
-    if not user_can_view_queue_overview(request.user):
-        permission_denied_record(
-            user=request.user, action="queue.overview", target_type="page", target_id="queues"
-        )
-        raise DjangoPermissionDenied
+    capability_require(
+        user=request.user,
+        capability=Capability.VIEW_QUEUE_OVERVIEW,
+        action="queue.overview",
+        target_type="page",
+        target_id="queues",
+    )
 
 
 def _team_model(request: HttpRequest, slug: str) -> MLModel:
-    ml_model = MLModel.objects.filter(slug=slug, team_id__in=user_team_ids(request.user)).first()
-    if ml_model is None:
-        raise Http404("No such model.")
-    return ml_model
+    return model_for_user(
+        user=request.user,
+        slug=slug,
+        action="queue.overview",
+        capability=Capability.VIEW_QUEUE_OVERVIEW,
+    )
 
 
 def _overview_url(ml_model: MLModel) -> str:
@@ -60,11 +65,16 @@ def queue_overview_page(request: HttpRequest) -> HttpResponse:
     except ReviewAppError as exc:
         messages.error(request, exc.message)
         page = waiting_cases_page(ml_model=ml_model)
+    for case in page.cases:
+        # What this person may read of each case (blind cases hide the model's answer).
+        case.ml_model = ml_model
+        case.answer_shown = user_may_see_model_answer(request.user, case)
+        case.why = routing_codes(case, request.user)
     context = {
         "rows": rows,
         "selected": ml_model,
         "page": page,
-        "is_lead": user_can_lead(request.user, ml_model),
+        "is_lead": user_has(request.user, Capability.LEAD, ml_model),
         "now": timezone.now(),
     }
     if request.htmx and request.GET.get("after"):
@@ -77,43 +87,37 @@ def queue_overview_page(request: HttpRequest) -> HttpResponse:
     return render(request, "reviewapp/queues/overview.html", context)
 
 
-def _claim_action(request: HttpRequest, case_id: int) -> tuple[Case, MLModel]:
-    _require_overview(request)
-    case = (
-        Case.objects.select_related("ml_model")
-        .filter(pk=case_id, ml_model__team_id__in=user_team_ids(request.user))
-        .first()
+def _claim_action(request: HttpRequest, case_id: int, action: str) -> tuple[Case, MLModel]:
+    """A lead's action on a claim: the access gate with the lead capability."""
+    case = case_for_user(
+        user=request.user,
+        case_id=case_id,
+        action=action,
+        capability=Capability.LEAD,
+        related=("ml_model",),
     )
-    if case is None:
-        raise Http404("No such case.")
+    request.error_back_url = _overview_url(case.ml_model)
     return case, case.ml_model
 
 
 @login_required
 @require_POST
 def claim_release(request: HttpRequest, case_id: int) -> HttpResponse:
-    case, ml_model = _claim_action(request, case_id)
-    try:
-        case_release(case=case, actor=request.user)
-        messages.success(request, f"Case {case.pk} is back in the queue.")
-    except ReviewAppError as exc:
-        messages.error(request, exc.message)
+    case, ml_model = _claim_action(request, case_id, "case.release")
+    case_release(case=case, actor=request.user)
+    messages.success(request, f"Case {case.pk} is back in the queue.")
     return HttpResponseRedirect(_overview_url(ml_model))
 
 
 @login_required
 @require_POST
 def claim_reassign_view(request: HttpRequest, case_id: int) -> HttpResponse:
-    case, ml_model = _claim_action(request, case_id)
-    to_user = User.objects.filter(username=request.POST.get("to", "")).first()
-    try:
-        if to_user is None:
-            messages.error(request, "Pick a reviewer to hand the case to.")
-        else:
-            claim_reassign(case=case, lead=request.user, to_user=to_user)
-            messages.success(request, f"Case {case.pk} now belongs to {to_user.username}.")
-    except ReviewAppError as exc:
-        messages.error(request, exc.message)
+    case, ml_model = _claim_action(request, case_id, "case.reassign")
+    to_user = user_by_username(request.POST.get("to", ""))
+    if to_user is None:
+        raise InvalidInput("Pick a reviewer to hand the case to.", details={"to": ["Required."]})
+    claim_reassign(case=case, lead=request.user, to_user=to_user)
+    messages.success(request, f"Case {case.pk} now belongs to {to_user.username}.")
     return HttpResponseRedirect(_overview_url(ml_model))
 
 

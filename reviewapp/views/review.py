@@ -5,12 +5,9 @@ and the actions on a claimed case (accept, override, skip, escalate, lease renew
 Every page works as plain HTML forms; with htmx the case panel (``#case-panel``) is swapped
 in place, so the next case appears without a full page load. Views stay thin: permissions
 come from reviewapp.permissions, state changes from services/queue.py and
-services/decisions.py, and the explanation's shaping from selectors/explanations.py.
+services/decisions.py, the explanation's shaping from presentation/explanations.py.
 """
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from functools import wraps
 from typing import Any
 
 from django.contrib import messages
@@ -22,16 +19,15 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from reviewapp.case_rules import claim_is_live, routing_text
 from reviewapp.errors import InvalidInput, NotFound, ReviewAppError
-from reviewapp.models import Case, CaseStatus, Decision, DecisionAction, MLModel, Role, User
-from reviewapp.permissions import user_can_review, user_can_review_any
-from reviewapp.selectors.explanations import (
-    explanation_view,
-    input_rows,
-    score_rows,
-)
+from reviewapp.models import Case, DecisionAction, MLModel, User
+from reviewapp.permissions import Capability, user_has, user_may_see_model_answer
+from reviewapp.presentation.explanations import explanation_view, input_rows, score_rows
+from reviewapp.presentation.review import Outcome, decision_outcome
+from reviewapp.selectors.cases import case_for_page
 from reviewapp.selectors.queue import queue_overview, review_models_for
-from reviewapp.services.access import case_get_for_user, model_get_for_user, require
+from reviewapp.services.access import capability_require, case_for_user, model_for_user
 from reviewapp.services.audit import audit_record
 from reviewapp.services.decisions import case_decide
 from reviewapp.services.queue import (
@@ -40,10 +36,10 @@ from reviewapp.services.queue import (
     case_lease_renew,
     case_release,
 )
+from reviewapp.validation import text_problem
 
 HOME_TEMPLATE = "reviewapp/review/home.html"
 CASE_TEMPLATE = "reviewapp/review/case.html"
-PROBLEM_TEMPLATE = "reviewapp/review/problem.html"
 MAX_NOTE_CHARS = 5000
 
 # --- helpers ------------------------------------------------------------------------------
@@ -54,62 +50,16 @@ def _template(request: HttpRequest, template: str, partial: str) -> str:
     return f"{template}#{partial}" if request.htmx else template
 
 
-def _problem(request: HttpRequest, exc: ReviewAppError) -> HttpResponse:
-    """A clear message instead of the case (lease lost, not yours, not allowed...)."""
-    context = {"problem": exc.message, "problem_code": exc.code}
-    response = render(
-        request,
-        _template(request, PROBLEM_TEMPLATE, "problem-panel"),
-        context,
-        status=exc.status_code,
-    )
-    if request.htmx:
-        # The panel replaces the case panel whatever the status (see review.js).
-        response["HX-Retarget"] = "#case-panel"
-        response["HX-Reswap"] = "outerHTML"
-    return response
-
-
-def _review_errors(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Turn the app's errors into a readable page or panel with their status (never a 500)."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        try:
-            return view(request, *args, **kwargs)
-        except ReviewAppError as exc:
-            return _problem(request, exc)
-
-    return wrapper
-
-
 def _require_reviewer(request: HttpRequest, *, action: str) -> User:
-    user = request.user
-    require(user_can_review_any(user), user=user, action=action)
-    return user
+    capability_require(user=request.user, capability=Capability.REVIEW, action=action)
+    return request.user
 
 
 def _case_for_reviewer(request: HttpRequest, case_id: int, *, action: str) -> Case:
-    """The case when the user may review its model: 404 for other teams' (or missing) cases,
-    403 for people of the team who do not review."""
-    user = _require_reviewer(request, action=action)
-    case = case_get_for_user(user=user, case_id=case_id, action=action)
-    require(
-        user_can_review(user, case.ml_model),
-        user=user,
-        action=action,
-        target_type="case",
-        target_id=str(case.pk),
-    )
-    return case
-
-
-def _holds_live_claim(case: Case, user: User) -> bool:
-    return (
-        case.status == CaseStatus.ASSIGNED
-        and case.assigned_to_id == user.pk
-        and case.lease_expires_at is not None
-        and case.lease_expires_at > timezone.now()
+    """The case when the user may review its model: 403 for people who do not review, 404
+    alike for missing cases and other teams' cases."""
+    return case_for_user(
+        user=request.user, case_id=case_id, action=action, capability=Capability.REVIEW
     )
 
 
@@ -118,49 +68,6 @@ def _not_yours(case: Case) -> NotFound:
         f"Case #{case.pk} is not claimed by you: it may have been decided, released, "
         "escalated, or your claim on it expired.",
         code="not_claimed",
-    )
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What was just saved, shown above the next case."""
-
-    case_id: int
-    action: str
-    final_label: str
-    reason_code: str
-    predicted_label: str
-    confidence: float
-    was_blind: bool
-
-    @property
-    def text(self) -> str:
-        if self.was_blind:
-            return (
-                f"Saved case #{self.case_id}. Blind review: the model said "
-                f"{self.predicted_label} ({self.confidence:.0%}); you said {self.final_label}."
-            )
-        if self.action == DecisionAction.OVERRIDE:
-            return (
-                f"Saved case #{self.case_id}: you overrode {self.predicted_label} with "
-                f"{self.final_label} ({self.reason_code.replace('_', ' ')})."
-            )
-        return f"Saved case #{self.case_id}: you accepted {self.final_label}."
-
-    @property
-    def agreed(self) -> bool:
-        return self.final_label == self.predicted_label
-
-
-def _outcome(case: Case, decision: Decision) -> Outcome:
-    return Outcome(
-        case_id=case.pk,
-        action=decision.action,
-        final_label=decision.final_label,
-        reason_code=decision.reason_code,
-        predicted_label=case.predicted_label,
-        confidence=case.confidence,
-        was_blind=decision.was_blind,
     )
 
 
@@ -178,7 +85,7 @@ def _case_context(
     """Everything the case panel shows. A blind case carries no trace of the model's answer
     (no label, confidence, scores or explanation), so it cannot leak into the page."""
     policy = case.policy
-    blind = case.is_blind
+    blind = not user_may_see_model_answer(user, case)
     explanation = (
         None
         if blind
@@ -189,6 +96,7 @@ def _case_context(
         "case": case,
         "ml_model": case.ml_model,
         "blind": blind,
+        "routing_text": routing_text(case, user),
         "explanation": explanation,
         "scores": [] if blind else score_rows(case.scores, predicted_label=case.predicted_label),
         "inputs": input_rows(case.input, [] if explanation is None else explanation.factors),
@@ -202,7 +110,7 @@ def _case_context(
         "posted": posted or {},
         "outcome": outcome,
         "note": note,
-        "is_lead": user.role == Role.LEAD,
+        "is_lead": user_has(user, Capability.LEAD, case.ml_model),
     }
 
 
@@ -220,7 +128,8 @@ def _render_case(
 
 
 def _home_context(user: User, *, outcome: Outcome | None = None, note: str = "") -> dict:
-    if user.role == Role.LEAD:
+    is_lead = user_has(user, Capability.LEAD)
+    if is_lead:
         rows = [
             {"ml_model": r.ml_model, "waiting": r.waiting, "escalated": r.escalated}
             for r in queue_overview(user=user)
@@ -235,7 +144,7 @@ def _home_context(user: User, *, outcome: Outcome | None = None, note: str = "")
         row["shortcut"] = row is (busy or rows)[0]
     return {
         "rows": rows,
-        "is_lead": user.role == Role.LEAD,
+        "is_lead": is_lead,
         "outcome": outcome,
         "note": note,
     }
@@ -272,7 +181,7 @@ def _go_next(
     if case is None:
         empty = f"The {ml_model.name} queue is empty."
         return _render_home(request, outcome=outcome, note=f"{note} {empty}".strip())
-    case = Case.objects.select_related("ml_model", "model_version", "policy").get(pk=case.pk)
+    case = case_for_page(case.pk)
     response = _render_case(request, case, outcome=outcome, note=note)
     response["HX-Push-Url"] = reverse("review-case", kwargs={"case_id": case.pk})
     return response
@@ -287,7 +196,6 @@ def _helpful(value: str) -> bool | None:
 
 @login_required
 @require_GET
-@_review_errors
 def review_home(request: HttpRequest) -> HttpResponse:
     """The models the reviewer can review, with what waits in each queue."""
     _require_reviewer(request, action="review.home")
@@ -296,21 +204,20 @@ def review_home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-@_review_errors
 def review_claim_next(request: HttpRequest, slug: str) -> HttpResponse:
     """Claim the next case of a model's queue (or get one's live claim back)."""
-    _require_reviewer(request, action="case.claim")
-    ml_model = model_get_for_user(user=request.user, slug=slug, action="case.claim")
+    ml_model = model_for_user(
+        user=request.user, slug=slug, action="case.claim", capability=Capability.REVIEW
+    )
     return _go_next(request, ml_model=ml_model)
 
 
 @login_required
 @require_GET
-@_review_errors
 def review_case(request: HttpRequest, case_id: int) -> HttpResponse:
     """The claimant's view of a claimed case."""
     case = _case_for_reviewer(request, case_id, action="case.view")
-    if not _holds_live_claim(case, request.user):
+    if not claim_is_live(case, request.user):
         raise _not_yours(case)
     with transaction.atomic():
         audit_record(actor=request.user, action="case.viewed", target=case)
@@ -319,22 +226,21 @@ def review_case(request: HttpRequest, case_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-@_review_errors
 def review_decide(request: HttpRequest, case_id: int) -> HttpResponse:
     """Accept or override the claimed case, then move on to the next one."""
     case = _case_for_reviewer(request, case_id, action="case.decide")
     post = request.POST
+    for name in ("action", "final_label", "reason_code", "feedback"):
+        if problem := text_problem(post.get(name, "")):  # NUL: PostgreSQL refuses it
+            raise InvalidInput(f"{name}: {problem}", details={name: [problem]})
     action = post.get("action", "")
     final_label = post.get("final_label", "").strip()
     reason_code = post.get("reason_code", "").strip()
     if case.is_blind and action == "label":
-        # Blind review: the reviewer names the label without seeing the model's answer; it is
-        # an accept when it matches the model, an override (with the chosen reason) otherwise.
-        if final_label and final_label == case.predicted_label:
-            action, reason_code = DecisionAction.ACCEPT, ""
-        else:
-            action = DecisionAction.OVERRIDE
-            reason_code = reason_code or (case.policy.reason_codes or [""])[0]
+        # Blind review: the reviewer names a label without seeing the model's answer; the
+        # service decides whether that is an accept or an override (blind_label_outcome).
+        action = DecisionAction.OVERRIDE
+        reason_code = reason_code or (case.policy.reason_codes or [""])[0]
     try:
         decision = case_decide(
             case=case,
@@ -346,7 +252,7 @@ def review_decide(request: HttpRequest, case_id: int) -> HttpResponse:
             explanation_helpful=None if case.is_blind else _helpful(post.get("helpful", "")),
         )
     except InvalidInput as exc:
-        if not _holds_live_claim(case, request.user):
+        if not claim_is_live(case, request.user):
             raise
         return _render_case(
             request,
@@ -357,7 +263,7 @@ def review_decide(request: HttpRequest, case_id: int) -> HttpResponse:
             open_panel="override",
             posted=post,
         )
-    return _go_next(request, ml_model=case.ml_model, outcome=_outcome(case, decision))
+    return _go_next(request, ml_model=case.ml_model, outcome=decision_outcome(case, decision))
 
 
 def _blind_safe(case: Case, message: str) -> str:
@@ -369,11 +275,10 @@ def _blind_safe(case: Case, message: str) -> str:
 
 @login_required
 @require_POST
-@_review_errors
 def review_release(request: HttpRequest, case_id: int) -> HttpResponse:
     """Skip: give the case back to the queue and return to the queues."""
     case = _case_for_reviewer(request, case_id, action="case.release")
-    if not _holds_live_claim(case, request.user):
+    if not claim_is_live(case, request.user):
         raise _not_yours(case)
     case_release(case=case, actor=request.user)
     note = f"Case #{case.pk} went back to the queue."
@@ -385,12 +290,13 @@ def review_release(request: HttpRequest, case_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-@_review_errors
 def review_escalate(request: HttpRequest, case_id: int) -> HttpResponse:
     """Hand the case to the team's leads with a note, then move on."""
     case = _case_for_reviewer(request, case_id, action="case.escalate")
     note = request.POST.get("note", "").strip()[:MAX_NOTE_CHARS]
-    if not note and _holds_live_claim(case, request.user):
+    if problem := text_problem(note):  # NUL: PostgreSQL refuses it
+        raise InvalidInput(f"note: {problem}", details={"note": [problem]})
+    if not note and claim_is_live(case, request.user):
         return _render_case(
             request,
             case,
@@ -401,7 +307,7 @@ def review_escalate(request: HttpRequest, case_id: int) -> HttpResponse:
         )
     case_escalate(case=case, actor=request.user, note=note)
     done = f"Case #{case.pk} was escalated to the leads."
-    if request.user.role == Role.LEAD:
+    if user_has(request.user, Capability.LEAD, case.ml_model):
         # A lead is served escalated cases first: do not hand this one straight back.
         if not request.htmx:
             messages.info(request, done)
@@ -412,7 +318,6 @@ def review_escalate(request: HttpRequest, case_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-@_review_errors
 def review_renew(request: HttpRequest, case_id: int) -> HttpResponse:
     """Keep the lease while the page is open (htmx polls this every two minutes)."""
     case = _case_for_reviewer(request, case_id, action="case.renew")

@@ -133,14 +133,15 @@ def test_batch_audits_each_created_case_with_request_context(sa_client):
     assert {e.target_id for e in events} == ids
     for event in events:
         assert event.target_type == "case"
-        assert event.request_id == "req-batch-1"
+        assert event.request_id == response["X-Request-ID"]  # the server's id
+        assert event.changes["client_request_id"] == "req-batch-1"
         assert event.ip == "10.1.2.3"
         assert event.user_agent == "scorer/1.0"
         assert event.actor.username.startswith("svc-")
         assert event.actor_role == "service_account"
         assert event.changes["status"] == "queued"
         assert event.changes["routing_reasons"] == ["low_confidence"]
-    assert response["X-Request-ID"] == "req-batch-1"
+    assert len(response["X-Request-ID"]) == 32
 
 
 def test_batch_query_count_does_not_grow_with_size(sa_client, django_assert_max_num_queries):
@@ -192,7 +193,8 @@ def test_large_batch_stores_every_field_and_audits(sa_client):
     assert Case.objects.get(external_id="big-009").priority_name == "urgent"
     events = AuditEvent.objects.filter(action="case.submitted")
     assert sorted(int(e.target_id) for e in events) == sorted(r["id"] for r in results)
-    assert {e.request_id for e in events} == {"req-big"}
+    assert {e.request_id for e in events} == {response["X-Request-ID"]}
+    assert {e.changes["client_request_id"] for e in events} == {"req-big"}
     assert {e.changes["status"] for e in events} == {"queued"}
     audit_seal()
     assert audit_verify().ok

@@ -5,7 +5,8 @@ from datetime import timedelta
 import pytest
 from django.core.cache import cache
 
-from reviewapp.models import Role
+from reviewapp.models import DecisionDailyRollup, Role
+from reviewapp.services.rollups import rollups_refresh
 from tests.conftest import bearer_client
 from tests.factories import make_model, make_user
 from tests.metrics_data import DAY, auto_approved_cases, decided_cases
@@ -26,6 +27,7 @@ def data(ml_model, reviewer):
         ml_model, reviewer, accepts=7, overrides=3, reasons=["policy", "wrong_label", "policy"]
     )
     auto_approved_cases(ml_model, 5)
+    rollups_refresh(days=[DAY], ml_model=ml_model)  # the worker's job: GETs never write
     return ml_model
 
 
@@ -34,7 +36,7 @@ def _params(model, **extra):
 
 
 def test_manager_reads_the_design_keys(session_client, manager, data):
-    """A manager gets every key DESIGN.md names, computed from rollups made on the way."""
+    """A manager gets every key DESIGN.md names, read from the rollups, with their age."""
     response = session_client(manager).get(URL, _params(data))
     assert response.status_code == 200
     body = response.json()
@@ -66,6 +68,23 @@ def test_manager_reads_the_design_keys(session_client, manager, data):
     assert body["override_reasons"] == {"policy": 2, "wrong_label": 1}
     assert (body["received"], body["auto_approved"], body["queued"]) == (15, 5, 10)
     assert body["daily"][0]["decided"] == 10
+    assert body["pending_days"] == []
+    assert body["figures_as_of"] is not None
+
+
+def test_a_read_enqueues_missing_rollups_and_writes_nothing(
+    session_client, manager, ml_model, reviewer, django_capture_on_commit_callbacks
+):
+    """GET never refreshes rollups inline: it reports the pending days and enqueues them."""
+    decided_cases(ml_model, reviewer, accepts=4)
+    with django_capture_on_commit_callbacks() as enqueued:
+        body = session_client(manager).get(URL, _params(ml_model)).json()
+    assert body["pending_days"] == [DAY.isoformat()]
+    assert body["decided"] == 0
+    assert not DecisionDailyRollup.objects.exists()
+    assert len(enqueued) == 1
+    enqueued[0]()  # the worker takes the job
+    assert session_client(manager).get(URL, _params(ml_model)).json()["decided"] == 4
 
 
 def test_csv_format_gives_daily_rows(session_client, manager, data):
@@ -149,6 +168,7 @@ def test_missing_model_parameter_is_400(session_client, manager):
 def test_version_filter(session_client, manager, data, reviewer):
     """version= narrows the figures to that model version."""
     decided_cases(data, reviewer, overrides=2, model_version="3.0.0")
+    rollups_refresh(days=[DAY], ml_model=data)
     body = session_client(manager).get(URL, _params(data, version="3.0.0")).json()
     assert (body["decided"], body["overridden"]) == (2, 2)
 
@@ -157,5 +177,6 @@ def test_two_models_stay_apart(session_client, manager, data, reviewer):
     """Another model of the same team does not leak into this model's figures."""
     other = make_model(team=data.team, slug="chargebacks")
     decided_cases(other, reviewer, accepts=4)
+    rollups_refresh(days=[DAY], ml_model=other)
     assert session_client(manager).get(URL, _params(data)).json()["decided"] == 10
     assert session_client(manager).get(URL, _params(other)).json()["decided"] == 4

@@ -176,7 +176,7 @@ def test_reopen_by_lead(ml_model, rita, leo):
 def test_foreign_case_is_404(ml_model, other_team, make_user):
     """Case ids of other teams look missing for every review endpoint."""
     (case_id,) = make_cases(ml_model, 1)
-    outsider = make_user(Role.REVIEWER, team=other_team)
+    outsider = make_user(Role.LEAD, team=other_team)
     client = bearer_client(token_create(user=outsider)[1])
     for op in ("decision", "release", "escalate", "renew", "reassign", "reopen"):
         body = {"action": "accept", "note": "x", "to": "rita"}

@@ -73,13 +73,31 @@ def test_add_user_refuses_weak_password_at_the_prompt(monkeypatch):
     assert not User.objects.filter(username="weak").exists()
 
 
-def test_add_user_warns_about_weak_password_from_env(monkeypatch):
-    """A provisioning script's weak password is warned about on stderr and then used."""
+def test_add_user_refuses_weak_password_from_env(monkeypatch):
+    """A provisioning script's weak password is refused and nobody is created."""
+    monkeypatch.setenv("REVIEWAPP_PASSWORD", "123")
+    with pytest.raises(CommandError, match=r"Password refused: .*--allow-weak-password") as exc:
+        _run("add_user", "scripted", "--role", "auditor", "--team", "ops")
+    assert exc.value.returncode == 1  # manage.py exits with this status
+    assert not User.objects.filter(username="scripted").exists()
+    assert not Team.objects.filter(slug="ops").exists()
+
+
+def test_add_user_allow_weak_password_warns_and_creates(monkeypatch):
+    """With --allow-weak-password the weak password is warned about on stderr and used."""
     from io import StringIO
 
     monkeypatch.setenv("REVIEWAPP_PASSWORD", "123")
     err = StringIO()
-    call_command("add_user", "scripted", "--role", "auditor", stdout=StringIO(), stderr=err)
+    call_command(
+        "add_user",
+        "scripted",
+        "--role",
+        "auditor",
+        "--allow-weak-password",
+        stdout=StringIO(),
+        stderr=err,
+    )
     assert "weak password" in err.getvalue()
     assert User.objects.get(username="scripted").check_password("123")
 

@@ -3,9 +3,10 @@
 from io import StringIO
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.test import override_settings
 
+from reviewapp.management.demo import DEFAULT_DEMO_PASSWORD
 from reviewapp.models import (
     ApiToken,
     AuditEvent,
@@ -20,10 +21,11 @@ from reviewapp.models import (
     Team,
     User,
 )
-from reviewapp.services.demo import DEFAULT_DEMO_PASSWORD
 
 pytestmark = pytest.mark.django_db
 
+# Tests run with DEBUG off, where seed_demo needs a password of its own.
+PASSWORD = "a-long-demo-passphrase-42"
 COUNTED = (Team, User, MLModel, ModelVersion, RoutingPolicy, Case, Decision, ApiToken, AuditEvent)
 
 
@@ -31,9 +33,10 @@ def _counts() -> dict[str, int]:
     return {model.__name__: model.objects.count() for model in COUNTED}
 
 
-def _seed(*args: str) -> str:
+def _seed(*args: str, password: str | None = PASSWORD) -> str:
     out = StringIO()
-    call_command("seed_demo", *args, stdout=out)
+    extra = ("--password", password) if password else ()
+    call_command("seed_demo", *args, *extra, stdout=out)
     return out.getvalue()
 
 
@@ -49,7 +52,7 @@ def test_seed_demo_twice_changes_nothing():
 def test_seed_demo_hides_secrets_unless_embedded():
     """Outside the embedded mode neither the password nor a token is printed."""
     output = _seed("--scale", "0.1")
-    assert DEFAULT_DEMO_PASSWORD not in output
+    assert PASSWORD not in output
     assert "rva_" not in output
 
 
@@ -57,7 +60,7 @@ def test_seed_demo_hides_secrets_unless_embedded():
 def test_seed_demo_prints_secrets_in_embedded_mode():
     """In the embedded mode the password and the new service account tokens are shown."""
     output = _seed("--scale", "0.1")
-    assert DEFAULT_DEMO_PASSWORD in output
+    assert PASSWORD in output
     assert output.count("rva_") == 2
 
 
@@ -75,7 +78,7 @@ def test_seed_demo_builds_a_realistic_world():
         "auditor": Role.AUDITOR,
         "admin": Role.ADMIN,
     }
-    assert User.objects.get(username="lead").check_password(DEFAULT_DEMO_PASSWORD)
+    assert User.objects.get(username="lead").check_password(PASSWORD)
     assert set(Team.objects.values_list("slug", flat=True)) == {
         "clinical-triage",
         "trade-compliance",
@@ -120,3 +123,27 @@ def test_seed_demo_builds_a_realistic_world():
     }
     assert Case.objects.filter(status=CaseStatus.QUEUED).exists()
     assert Case.objects.filter(status=CaseStatus.ESCALATED).exists()
+
+
+def test_seed_demo_refuses_to_run_without_password_when_debug_is_off(monkeypatch):
+    """With DEBUG off and no password given, seed_demo stops before creating anything."""
+    monkeypatch.delenv("REVIEWAPP_DEMO_PASSWORD", raising=False)
+    with pytest.raises(CommandError, match="REVIEWAPP_DEMO_PASSWORD"):
+        _seed("--scale", "0.1", password=None)
+    assert not User.objects.exists()
+    assert not AuditEvent.objects.exists()
+
+
+def test_seed_demo_takes_password_from_environment_when_debug_is_off(monkeypatch):
+    """REVIEWAPP_DEMO_PASSWORD is enough with DEBUG off; the people get that password."""
+    monkeypatch.setenv("REVIEWAPP_DEMO_PASSWORD", "another-demo-passphrase-7")
+    _seed("--scale", "0.1", password=None)
+    assert User.objects.get(username="lead").check_password("another-demo-passphrase-7")
+
+
+@override_settings(DEBUG=True)
+def test_seed_demo_uses_the_demo_default_with_debug_on(monkeypatch):
+    """With DEBUG on (make run) and no password given, the documented demo default is used."""
+    monkeypatch.delenv("REVIEWAPP_DEMO_PASSWORD", raising=False)
+    _seed("--scale", "0.1", password=None)
+    assert User.objects.get(username="lead").check_password(DEFAULT_DEMO_PASSWORD)

@@ -5,13 +5,13 @@ from datetime import timedelta
 import pytest
 from django.core.cache import cache
 
+from reviewapp.figures import HIST_BOUNDS_MS
 from reviewapp.selectors.metrics import (
     FLAG_FAST,
     FLAG_OVERRIDES,
-    adoption_csv_rows,
     adoption_metrics,
 )
-from reviewapp.services.rollups import HIST_BOUNDS_MS, rollups_refresh
+from reviewapp.services.rollups import rollups_refresh
 from tests.factories import make_model, make_user
 from tests.metrics_data import DAY, auto_approved_cases, decided_cases
 
@@ -140,9 +140,6 @@ def test_daily_rows_cover_every_day_of_the_period(ml_model, reviewer):
     assert [r["decided"] for r in m["daily"]] == [4, 0, 1]
     assert m["daily"][0]["override_rate"] == 0.25
     assert m["daily"][1]["acceptance_rate"] is None
-    header, rows = adoption_csv_rows(m)
-    assert header[0] == "date"
-    assert len(rows) == 3
 
 
 def test_filters_by_version_label_band_and_reviewer(ml_model, team, reviewer):

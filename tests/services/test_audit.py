@@ -65,8 +65,9 @@ def test_single_submission_is_audited_with_request_context(sa_client, service_ac
     assert event.target_type == "case"
     assert event.target_id == str(response.json()["id"])
     assert event.actor == service_account[0]
+    assert event.changes["client_request_id"] == "req-42"
     assert (event.request_id, event.ip, event.user_agent) == (
-        "req-42",
+        response["X-Request-ID"],
         "192.0.2.7",
         "fraud-scorer/2.3",
     )

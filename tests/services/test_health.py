@@ -21,6 +21,7 @@ from reviewapp.models import (
     RoutingPolicy,
     TripwireKind,
 )
+from reviewapp.outbound import signature_verify
 from reviewapp.services.health import (
     alert_resolve,
     baseline_create,
@@ -239,6 +240,7 @@ def test_alert_webhook_and_email_are_sent_after_commit(
     [(path, headers, body)] = received
     assert path == "/alerts"
     assert headers["Content-Type"] == "application/json"
+    assert "X-Reviewapp-Signature" not in headers  # the model has no webhook secret
     assert body["event"] == "alert.raised"
     assert body["model"] == ml_model.slug
     assert body["kind"] == "accuracy_drop"
@@ -248,6 +250,27 @@ def test_alert_webhook_and_email_are_sent_after_commit(
     [event] = _events("alert.notified")
     assert event.changes["webhook"] == "delivered: HTTP 204"
     assert event.changes["email"] == "sent"
+
+
+def test_alert_webhook_is_signed_with_the_models_webhook_secret(
+    ml_model, manager, reviewer, receiver, settings, django_capture_on_commit_callbacks
+):
+    """With a webhook secret on the model, the alert POST carries a verifiable signature."""
+    settings.REVIEWAPP_WEBHOOK_ALLOW_PRIVATE = True
+    ml_model.webhook_secret = "alert-s3cret"
+    ml_model.save(update_fields=["webhook_secret"])
+    url, received = receiver
+    _accuracy_tripwire(ml_model, manager, notify_url=url)
+    decide(cases_at(ml_model, 10, confidence=0.6), reviewer=reviewer, overrides=5)
+    with django_capture_on_commit_callbacks(execute=True):
+        tripwires_check()
+    [(_path, headers, body)] = received
+    raw = json.dumps(body, separators=(",", ":")).encode()
+    header = headers["X-Reviewapp-Signature"]
+    assert header.startswith("t=")
+    assert signature_verify(secret="alert-s3cret", header=header, body=raw)
+    assert not signature_verify(secret="another-secret", header=header, body=raw)
+    assert headers["X-Reviewapp-Event"] == "alert.raised"
 
 
 def test_alert_webhook_refused_at_send_time_when_private_is_not_allowed(

@@ -4,12 +4,9 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from reviewapp.figures import HIST_BOUNDS_MS, band_of, bucket_of, hist_quantile
 from reviewapp.models import AuditEvent, Case, CaseDailyRollup, Decision, DecisionDailyRollup
 from reviewapp.services.rollups import (
-    HIST_BOUNDS_MS,
-    band_of,
-    bucket_of,
-    hist_quantile,
     rollups_direct,
     rollups_dirty_days,
     rollups_missing_days,

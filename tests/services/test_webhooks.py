@@ -1,5 +1,6 @@
 """Webhook deliveries against a real HTTP receiver on 127.0.0.1."""
 
+import ipaddress
 import json
 import threading
 import time
@@ -20,6 +21,13 @@ from reviewapp.models import (
     WebhookAttempt,
     WebhookDelivery,
 )
+from reviewapp.outbound import (
+    address_problem,
+    embedded_ipv4,
+    signature,
+    signature_verify,
+    url_check,
+)
 from reviewapp.services.decisions import case_decide
 from reviewapp.services.queue import case_claim_next
 from reviewapp.services.webhooks import (
@@ -28,9 +36,6 @@ from reviewapp.services.webhooks import (
     delivery_send,
     webhook_secret_rotate,
     webhook_set,
-    webhook_signature,
-    webhook_signature_verify,
-    webhook_url_check,
 )
 from reviewapp.tasks.webhooks import webhooks_send_due_task
 from tests.factories import make_cases, make_model, make_team, make_user
@@ -133,10 +138,10 @@ def test_decision_is_posted_signed_with_the_secret(
     assert len(receiver.received) == 1
     request = receiver.received[0]
     headers = request["headers"]
-    assert webhook_signature_verify(
+    assert signature_verify(
         secret=hooked, header=headers["X-Reviewapp-Signature"], body=request["body"]
     )
-    assert not webhook_signature_verify(
+    assert not signature_verify(
         secret="0" * 64, header=headers["X-Reviewapp-Signature"], body=request["body"]
     )
     body = json.loads(request["body"])
@@ -163,12 +168,12 @@ def test_signature_is_hmac_of_timestamp_dot_body():
     import hmac
 
     body = b'{"a":1}'
-    header = webhook_signature(secret="s3cret", timestamp=1700000000, body=body)
+    header = signature(secret="s3cret", timestamp=1700000000, body=body)
     expected = hmac.new(b"s3cret", b"1700000000." + body, hashlib.sha256).hexdigest()
     assert header == f"t=1700000000,v1={expected}"
-    assert webhook_signature_verify(secret="s3cret", header=header, body=body, now=1700000100)
-    assert not webhook_signature_verify(secret="s3cret", header=header, body=body, now=1700009999)
-    assert not webhook_signature_verify(secret="s3cret", header="garbage", body=body)
+    assert signature_verify(secret="s3cret", header=header, body=body, now=1700000100)
+    assert not signature_verify(secret="s3cret", header=header, body=body, now=1700009999)
+    assert not signature_verify(secret="s3cret", header="garbage", body=body)
 
 
 @pytest.mark.django_db
@@ -311,7 +316,17 @@ def test_private_url_refused_at_send_time(
         ("http://0.0.0.0/", "an unspecified address"),
         ("http://224.0.0.1/", "a multicast address"),
         ("http://240.0.0.1/", "a reserved address"),
-        ("http://[::ffff:127.0.0.1]/", "a loopback address"),
+        ("http://[::ffff:127.0.0.1]/", "a loopback address (IPv4-mapped for 127.0.0.1)"),
+        ("http://[::ffff:10.0.0.1]/", "a private address (IPv4-mapped for 10.0.0.1)"),
+        ("http://[2002:7f00:1::]/", "a loopback address (6to4 for 127.0.0.1)"),
+        ("http://[2002:a9fe:a9fe::1]/", "a link-local address (6to4 for 169.254.169.254)"),
+        ("http://[2002:c0a8:101::]:8080/", "a private address (6to4 for 192.168.1.1)"),
+        # Teredo: server 65.54.227.120, client = NOT(last 32 bits) = NOT(80ff:fffe) = 127.0.0.1
+        ("http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/", "a loopback address (Teredo for"),
+        ("http://[2001:0:4136:e378:8000:63bf:f5ff:fffe]/", "a private address (Teredo for 10."),
+        # Teredo around a public client is still refused: 2001::/32 is not a public range
+        ("http://[2001:0:4136:e378:8000:63bf:a247:27dd]/", "a private address."),
+        ("http://[64:ff9b::7f00:1]/", "a reserved address"),
         ("http://100.64.0.1/", "a non-public address"),
         ("http://localhost:8000/", "loopback"),
         ("http:///nohost", "no host name"),
@@ -322,7 +337,7 @@ def test_url_guard_refuses(url, message, settings):
     """Non-http(s), credentials, unresolvable and non-public addresses are refused."""
     settings.REVIEWAPP_WEBHOOK_ALLOW_PRIVATE = False
     with pytest.raises(InvalidInput) as info:
-        webhook_url_check(url)
+        url_check(url)
     assert message in info.value.message
     assert info.value.code == "invalid_webhook_url"
 
@@ -330,10 +345,41 @@ def test_url_guard_refuses(url, message, settings):
 def test_url_guard_accepts_public_and_allowed_private(settings):
     """A public address passes; a private one passes only when the setting allows it."""
     settings.REVIEWAPP_WEBHOOK_ALLOW_PRIVATE = False
-    checked = webhook_url_check("https://93.184.216.34/hooks?x=1")
+    checked = url_check("https://93.184.216.34/hooks?x=1")
     assert (checked.scheme, checked.port, checked.address) == ("https", 443, "93.184.216.34")
     settings.REVIEWAPP_WEBHOOK_ALLOW_PRIVATE = True
-    assert webhook_url_check("http://10.1.2.3:8080/").address == "10.1.2.3"
+    assert url_check("http://10.1.2.3:8080/").address == "10.1.2.3"
+
+
+def test_embedded_ipv4_unwraps_mapped_6to4_and_teredo():
+    """The IPv4 inside an IPv6 address is found for each wrapping, and only for those."""
+    ip = ipaddress.ip_address
+    assert embedded_ipv4(ip("::ffff:127.0.0.1")) == (ip("127.0.0.1"), "IPv4-mapped")
+    assert embedded_ipv4(ip("2002:7f00:1::")) == (ip("127.0.0.1"), "6to4")
+    assert embedded_ipv4(ip("2002:5db8:d822:1::5")) == (ip("93.184.216.34"), "6to4")
+    teredo = ip("2001:0:4136:e378:8000:63bf:80ff:fffe")
+    assert embedded_ipv4(teredo) == (ip("127.0.0.1"), "Teredo")
+    assert embedded_ipv4(ip("2606:4700::1111")) is None
+    assert embedded_ipv4(ip("127.0.0.1")) is None
+
+
+def test_address_problem_judges_the_embedded_ipv4():
+    """A wrapped private address is refused; wrapped public ones pass like plain ones."""
+    ip = ipaddress.ip_address
+    assert address_problem(ip("2002:7f00:1::")) == "a loopback address (6to4 for 127.0.0.1)"
+    assert address_problem(ip("2002:5db8:d822::")) == ""
+    assert address_problem(ip("::ffff:93.184.216.34")) == ""
+    assert address_problem(ip("93.184.216.34")) == ""
+    assert address_problem(ip("2606:4700::1111")) == ""
+
+
+def test_url_guard_allows_wrapped_private_addresses_only_when_allowed(settings):
+    """The setting that allows private callbacks also allows them wrapped in IPv6."""
+    settings.REVIEWAPP_WEBHOOK_ALLOW_PRIVATE = False
+    with pytest.raises(InvalidInput):
+        url_check("http://[2002:7f00:1::]/")
+    settings.REVIEWAPP_WEBHOOK_ALLOW_PRIVATE = True
+    assert url_check("http://[2002:7f00:1::]:9000/x").address == "2002:7f00:1::"
 
 
 @pytest.mark.django_db

@@ -153,3 +153,59 @@ def test_admin_revokes_tokens(admin_client):
     assert token.revoked_at is not None
     assert AuditEvent.objects.filter(action="token.revoked").exists()
     assert admin_client.get(f"/admin/reviewapp/apitoken/{token.pk}/delete/").status_code == 403
+
+
+def test_admin_cannot_change_model_webhook_labels_or_team(admin_client):
+    """A crafted POST to the model change form changes only the display name: webhook URL,
+    labels and team are owned by services and stay as they were; the secret is not shown."""
+    ml_model = make_model(slug="fraud-screening")
+    ml_model.webhook_url = "https://hooks.example.com/decisions"
+    ml_model.webhook_secret = "whsec-should-never-be-displayed"
+    ml_model.save(update_fields=["webhook_url", "webhook_secret"])
+    url = f"/admin/reviewapp/mlmodel/{ml_model.pk}/change/"
+    page = admin_client.get(url)
+    assert page.status_code == 200
+    assert "whsec-should-never-be-displayed" not in page.content.decode()
+    other = make_team("claims")
+    response = admin_client.post(
+        url,
+        {
+            "name": "Renamed",
+            "webhook_url": "http://169.254.169.254/latest",
+            "webhook_secret": "attacker-secret",
+            "labels": '["anything"]',
+            "team": str(other.pk),
+            "slug": "hijacked",
+        },
+    )
+    assert response.status_code == 302
+    before = (ml_model.slug, ml_model.labels, ml_model.team_id)
+    ml_model.refresh_from_db()
+    assert ml_model.name == "Renamed"
+    assert (ml_model.slug, ml_model.labels, ml_model.team_id) == before
+    assert ml_model.webhook_url == "https://hooks.example.com/decisions"
+    assert ml_model.webhook_secret == "whsec-should-never-be-displayed"
+    event = AuditEvent.objects.get(action="mlmodel.changed")
+    assert set(event.changes) == {"name", "via"}
+
+
+def test_admin_cannot_set_staff_flags_or_service_model_directly(admin_client, reviewer):
+    """Superuser and staff flags follow the role; a POST setting them is ignored."""
+    url = f"/admin/reviewapp/user/{reviewer.pk}/change/"
+    data = _form_data(admin_client.get(url))
+    data.update({"is_superuser": "on", "is_staff": "on", "service_model": "1"})
+    response = admin_client.post(url, data)
+    assert response.status_code == 302
+    reviewer.refresh_from_db()
+    assert (reviewer.is_superuser, reviewer.is_staff, reviewer.service_model_id) == (
+        False,
+        False,
+        None,
+    )
+
+
+def test_admin_cannot_add_or_delete_models(admin_client):
+    """Models are registered through the services, and never deleted in the admin."""
+    ml_model = make_model()
+    assert admin_client.get("/admin/reviewapp/mlmodel/add/").status_code == 403
+    assert admin_client.get(f"/admin/reviewapp/mlmodel/{ml_model.pk}/delete/").status_code == 403

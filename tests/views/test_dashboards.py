@@ -113,13 +113,19 @@ def test_presets_and_bad_dates(manager, data):
     assert "Showing the last 30 days instead" in response.content.decode()
 
 
-def test_missing_rollups_are_computed_on_view(manager, ml_model, reviewer):
-    """Opening a period whose days have data but no rollups computes them."""
+def test_missing_rollups_are_enqueued_not_computed_on_view(
+    manager, ml_model, reviewer, django_capture_on_commit_callbacks
+):
+    """Opening a period whose days lack rollups enqueues them; the GET itself writes nothing."""
     decided_cases(ml_model, reviewer, accepts=4)
+    with django_capture_on_commit_callbacks() as enqueued:
+        html = _client(manager).get(URL, PERIOD).content.decode()
     assert not DecisionDailyRollup.objects.exists()
-    html = _client(manager).get(URL, PERIOD).content.decode()
+    assert "being prepared" in html
+    assert len(enqueued) == 1
+    enqueued[0]()  # the worker takes the job
     assert DecisionDailyRollup.objects.exists()
-    assert "4 of 4 decided" in html
+    assert "4 of 4 decided" in _client(manager).get(URL, PERIOD).content.decode()
 
 
 def test_csv_download_has_one_row_per_day(manager, data):

@@ -169,14 +169,14 @@ def test_manager_adds_disables_tripwires_and_resolves_alerts(ml_model, manager, 
     assert not tripwire.enabled
 
 
-def test_bad_tripwire_input_is_400_with_a_message(ml_model, manager):
-    """An out-of-range threshold re-renders the page with the error and a 400."""
-    response = _client(manager).post(
-        reverse("health-tripwire-create", args=[ml_model.slug]),
-        {"kind": "accuracy_drop", "threshold": "7"},
-    )
-    assert response.status_code == 400
-    assert "The tripwire is not valid" in response.content.decode()
+def test_bad_tripwire_input_goes_back_with_a_message(ml_model, manager):
+    """An out-of-range threshold goes back to the tripwires section with the error."""
+    client = _client(manager)
+    url = reverse("health-tripwire-create", args=[ml_model.slug])
+    response = client.post(url, {"kind": "accuracy_drop", "threshold": "7"})
+    assert response.status_code == 302
+    assert response["Location"].endswith("#tripwires")
+    assert "The tripwire is not valid" in client.get(response["Location"]).content.decode()
     assert not Tripwire.objects.exists()
 
 
@@ -197,8 +197,10 @@ def test_owner_sets_a_baseline_and_managers_may_not(ml_model, model_owner, manag
     assert AuditEvent.objects.filter(action="baseline.created").count() == 1
     html = _client(model_owner).get(_url(ml_model)).content.decode()
     assert "psi-stable" in html
-    bad = _client(model_owner).post(url, {"window_start": "yesterday", "window_end": "x"})
-    assert bad.status_code == 400
+    owner = _client(model_owner)
+    bad = owner.post(url, {"window_start": "yesterday", "window_end": "x"})
+    assert bad.status_code == 302
+    assert "Give dates as YYYY-MM-DD" in owner.get(bad["Location"]).content.decode()
 
 
 def test_owner_proposes_the_recommended_threshold(calibrated, model_owner, manager):

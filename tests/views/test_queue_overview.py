@@ -105,8 +105,9 @@ def test_manager_sees_but_cannot_act(ml_model, reviewer, manager):
     page = client.get("/queues/")
     assert page.status_code == 200
     assert "/release" not in page.content.decode()
-    response = client.post(f"/queues/cases/{claimed.pk}/release", follow=True)
-    assert response.status_code == 200
+    response = client.post(f"/queues/cases/{claimed.pk}/release")
+    assert response.status_code == 403
+    assert "Not allowed" in response.content.decode()
     assert Case.objects.get(pk=claimed.pk).status == "assigned"
     assert AuditEvent.objects.filter(action="permission.denied", actor=manager).exists()
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 from reviewapp.models import AuditEvent, Case, CaseStatus, Decision, Role
 from tests import factories
 
-HTMX = {"HTTP_HX_REQUEST": "true"}
+HTMX = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "case-panel"}  # as the page sends
 
 MIXED_EXPLANATION = {
     "method": "shap",
@@ -442,7 +442,8 @@ def test_blind_case_hides_the_model_answer(client_for, reviewer, blind_model):
         assert leak not in html, leak
     select = re.search(r'<select id="id_final_label".*?</select>', html, re.S).group(0)
     assert re.findall(r'<option value="([^"]*)"', select) == ["", "fraud", "legit"]
-    assert "Confidence is below the review threshold" in html
+    assert "Picked for blind review" in html
+    assert "Confidence" not in html and "threshold" not in html
 
 
 def test_blind_decision_reveals_the_model_answer_afterwards(client_for, reviewer, blind_model):

@@ -22,7 +22,8 @@ class Command(BaseCommand):
     help = (
         "Add a person with one role and their team memberships. The password comes from the "
         f"{PASSWORD_ENV} environment variable, or is asked for twice when it is unset. "
-        "Teams that do not exist yet are created. Auditors and admins need no team."
+        "Teams that do not exist yet are created. Auditors and admins need no team. A password "
+        "that Django's password validators refuse is an error unless --allow-weak-password."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -34,6 +35,11 @@ class Command(BaseCommand):
             default=[],
             dest="teams",
             help="A team slug (repeat for several teams).",
+        )
+        parser.add_argument(
+            "--allow-weak-password",
+            action="store_true",
+            help="Accept a password the validators refuse (warned about on stderr).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -53,15 +59,14 @@ class Command(BaseCommand):
                 raise CommandError(
                     f"'{slug}' is not a valid team slug (lowercase letters, digits and dashes)."
                 )
-        password = self._password(username)
+        password = self._password(username, allow_weak=options["allow_weak_password"])
         teams = [team_get_or_create(slug=slug) for slug in team_slugs]
         user = user_create(username=username, role=role, teams=teams, password=password)
         where = f" in {', '.join(t.slug for t in teams)}" if teams else ""
         self.stdout.write(f"Created {user.get_role_display().lower()} '{user.username}'{where}.")
 
-    def _password(self, username: str) -> str:
+    def _password(self, username: str, *, allow_weak: bool) -> str:
         password = os.environ.get(PASSWORD_ENV)
-        from_env = password is not None
         if password is None:
             if not sys.stdin.isatty():
                 raise CommandError(f"Set {PASSWORD_ENV}, or run interactively to be asked.")
@@ -73,9 +78,11 @@ class Command(BaseCommand):
         try:
             validate_password(password, user=User(username=username))
         except ValidationError as exc:
-            # A person at the prompt can choose again; a provisioning script that set the
-            # variable is told, on stderr, and its choice stands (it runs with shell access).
-            if not from_env:
-                raise CommandError("Password refused: " + " ".join(exc.messages)) from None
+            # Weak secrets are not provisioned by accident; a throwaway setup says so.
+            if not allow_weak:
+                raise CommandError(
+                    "Password refused: " + " ".join(exc.messages) + " (--allow-weak-password "
+                    "accepts it anyway)."
+                ) from None
             self.stderr.write("Warning: weak password: " + " ".join(exc.messages))
         return password

@@ -10,7 +10,8 @@ from reviewapp.services.audit import audit_seal
 class Command(BaseCommand):
     help = (
         "Seal every audit event not yet sealed into the hash chain (Celery beat does this every "
-        "minute). Events younger than REVIEWAPP_AUDIT_SEAL_LAG_S wait unless --lag is given."
+        "minute). Events younger than REVIEWAPP_AUDIT_SEAL_LAG_S wait unless --lag is given. "
+        "Each new seal's head is appended to REVIEWAPP_AUDIT_ANCHOR_FILE and logged."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:

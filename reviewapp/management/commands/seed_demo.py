@@ -7,8 +7,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from reviewapp.management.demo import DEFAULT_DEMO_PASSWORD, DEMO_PEOPLE, demo_seed
 from reviewapp.models import Case, CaseStatus, Decision
-from reviewapp.services.demo import DEFAULT_DEMO_PASSWORD, DEMO_PEOPLE, demo_seed
 
 PASSWORD_ENV = "REVIEWAPP_DEMO_PASSWORD"  # noqa: S105 - the name of a variable, not a secret
 
@@ -18,8 +18,8 @@ class Command(BaseCommand):
         "Seed demo data: teams, one person per role (reviewer, reviewer2, lead, manager, owner, "
         "auditor, admin), two models trained now with scikit-learn on its bundled data sets "
         "(tumour-triage, wine-provenance) with a month of cases and review history. Idempotent: "
-        f"a second run changes nothing. Passwords come from {PASSWORD_ENV} (or the demo "
-        "default) and are printed only in the embedded mode."
+        f"a second run changes nothing. Passwords come from --password or {PASSWORD_ENV}; the "
+        "demo default is used only with DEBUG on. They are printed only in the embedded mode."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -29,12 +29,25 @@ class Command(BaseCommand):
             default=1.0,
             help="Multiply the number of demo cases per model (e.g. 0.2 for a quick run).",
         )
+        parser.add_argument(
+            "--password",
+            default=None,
+            help=f"The demo people's password (else {PASSWORD_ENV}; required with DEBUG off).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not 0 < options["scale"] <= 20:
             raise CommandError("--scale must be greater than 0 and at most 20.")
         started = time.monotonic()
-        password = os.environ.get(PASSWORD_ENV) or DEFAULT_DEMO_PASSWORD
+        password = options["password"] or os.environ.get(PASSWORD_ENV)
+        if not password:
+            if not settings.DEBUG:
+                # The published demo password must never guard accounts outside a dev box.
+                raise CommandError(
+                    f"DEBUG is off: give the demo people a password with --password or "
+                    f"{PASSWORD_ENV}; the published demo default is for DEBUG mode only."
+                )
+            password = DEFAULT_DEMO_PASSWORD
         summary = demo_seed(password=password, scale=options["scale"])
         show_secrets = settings.REVIEWAPP_SHOW_DEMO_PASSWORDS
         self.stdout.write(f"Teams: {', '.join(summary.teams)}")
@@ -53,6 +66,4 @@ class Command(BaseCommand):
             )
             if result.token and show_secrets:
                 self.stdout.write(f"  token for {result.service_account}: {result.token}")
-        if summary.history_skipped_reason:
-            self.stdout.write(f"Review history not seeded: {summary.history_skipped_reason}")
         self.stdout.write(f"Done in {time.monotonic() - started:.1f} s.")

@@ -1,26 +1,51 @@
-"""``manage.py verify_audit``: exit status 0 only when the audit chain is intact."""
+"""``manage.py verify_audit [--anchor FILE]``: exit status 0 only when the audit chain is
+intact (and, with ``--anchor``, when every anchored seal is still in the database)."""
 
 import sys
+from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from reviewapp.models import AuditEvent, AuditSeal
 from reviewapp.services.audit import audit_verify
-from reviewapp.services.audit_ops import verify_message
+from reviewapp.services.audit_anchor import AnchorError
+from reviewapp.services.audit_ops import audit_verify_anchored, verify_message
 
 
 class Command(BaseCommand):
     help = (
         "Check the audit hash chain: every sealed event must be unchanged, none removed or "
-        "inserted. Exit status 0 when intact; otherwise 1, naming the first bad event on stderr."
+        "inserted. With --anchor FILE (a copy of REVIEWAPP_AUDIT_ANCHOR_FILE), every seal head "
+        "in the file must also still be in the database with the same range and hash. Exit "
+        "status 0 when intact; otherwise 1, naming the first bad event or seal on stderr."
     )
 
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--anchor",
+            type=Path,
+            default=None,
+            metavar="FILE",
+            help="An anchor file of seal heads (JSON lines) kept outside the database.",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
-        result = audit_verify()
+        anchor: Path | None = options["anchor"]
+        matched = None
+        if anchor is None:
+            result = audit_verify()
+        else:
+            try:
+                result, matched = audit_verify_anchored(anchor=anchor)
+            except AnchorError as exc:
+                raise CommandError(str(exc)) from None
         if not result.ok:
             self.stderr.write(verify_message(result))
             sys.exit(1)
         last = AuditSeal.objects.order_by("-last_event_id").values_list("last_event_id", flat=True)
         unsealed = AuditEvent.objects.filter(pk__gt=last.first() or 0).count()
-        self.stdout.write(verify_message(result) + f" ({unsealed} not yet sealed)")
+        line = verify_message(result) + f" ({unsealed} not yet sealed)"
+        if matched is not None:
+            line += f"; anchor: {matched} seal head{' matches' if matched == 1 else 's match'}"
+        self.stdout.write(line)

@@ -91,15 +91,7 @@
     focusFirstField(d);
   }, true);
 
-  // The server answers 400/403/404/409 with a readable panel: swap it in rather than
-  // dropping it (htmx does not swap error responses by default).
-  document.addEventListener("htmx:beforeSwap", function (ev) {
-    var status = ev.detail.xhr.status;
-    if (status >= 400 && status < 500 && ev.detail.xhr.responseText) {
-      ev.detail.shouldSwap = true;
-      ev.detail.isError = false;
-    }
-  });
+  // 4xx panels are swapped in by app.js (every page).
 
   // A network failure or a server error: say so instead of silently doing nothing.
   function showFailure() {

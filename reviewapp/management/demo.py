@@ -1,9 +1,11 @@
-"""Demo data for the embedded mode: teams, one person per role, two models whose cases come
-from real classifiers trained at seed time on data sets bundled with scikit-learn (no
-downloads), and, when the queue services are present, a month of review history.
+"""Demo data for the embedded mode (``manage.py seed_demo``): teams, one person per role, two
+models whose cases come from real classifiers trained at seed time on data sets bundled with
+scikit-learn (no downloads), a month of review history and the daily rollups behind the
+dashboards.
 
-Everything goes through the product's services (so it is audited like real use), and every
-step is skipped when its result is already there: seeding twice changes nothing.
+It sits beside the management commands, above the services: everything goes through the
+product's services (so it is audited like real use), and every step is skipped when its
+result is already there: seeding twice changes nothing.
 
 The classifiers are logistic regressions on standardised features, so each explanation is
 exact: the contribution of a feature to the predicted class's logit is the class coefficient
@@ -32,8 +34,11 @@ from reviewapp.models import (
     User,
 )
 from reviewapp.services.accounts import service_account_create, team_get_or_create, user_create
+from reviewapp.services.decisions import case_decide
 from reviewapp.services.intake import cases_submit
 from reviewapp.services.policies import model_register, policy_decide, policy_propose
+from reviewapp.services.queue import case_claim_next, case_escalate
+from reviewapp.services.rollups import rollups_refresh
 
 DEFAULT_DEMO_PASSWORD = "review-demo-2024"  # noqa: S105 - the documented demo password
 TOP_CONTRIBUTIONS = 8
@@ -141,9 +146,7 @@ FEEDBACK_ACCEPT = ("", "", "", "", "Clear case.", "Agree, top features make sens
 @dataclass
 class ModelSeedResult:
     slug: str
-    created: bool = False
     cases_created: int = 0
-    queued: int = 0
     decisions_created: int = 0
     service_account: str = ""
     token: str = ""
@@ -154,7 +157,6 @@ class DemoSummary:
     teams: list[str] = field(default_factory=list)
     users_created: list[str] = field(default_factory=list)
     models: list[ModelSeedResult] = field(default_factory=list)
-    history_skipped_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -329,7 +331,6 @@ def _model_seed(
             input_schema=dict.fromkeys(names, "number"),
             actor=people["owner"],
         )
-        result.created = True
     active = RoutingPolicy.objects.get(ml_model=ml_model, status=PolicyStatus.ACTIVE)
     wanted = {**DEMO_POLICY_CHANGES, "always_review_labels": [spec.high_stakes]}
     pending = RoutingPolicy.objects.filter(ml_model=ml_model, status=PolicyStatus.PROPOSED)
@@ -371,7 +372,6 @@ def _cases_seed(
             case.sla_due_at = case.created_at + timedelta(minutes=case.policy.sla_minutes)
             case.expires_at = case.created_at + timedelta(minutes=case.policy.availability_minutes)
     Case.objects.bulk_update(cases, ["created_at", "sla_due_at", "expires_at"], batch_size=500)
-    result.queued = sum(c.status == CaseStatus.QUEUED for c in cases)
 
 
 def _history_seed(
@@ -384,9 +384,6 @@ def _history_seed(
 ) -> None:
     """Claims and decisions by the demo reviewers on the queued cases older than a day, taken
     through the queue services, then dated back to when they would have happened."""
-    from reviewapp.services.decisions import case_decide
-    from reviewapp.services.queue import case_claim_next, case_escalate
-
     if Decision.objects.filter(ml_model=ml_model).exists():
         return
     now = timezone.now()
@@ -472,25 +469,11 @@ def _date_back(rows: list[tuple[int, int, datetime, datetime, int]]) -> None:
 
 def _rollups_seed(ml_model: MLModel) -> None:
     """Fill the dashboards' daily rollups for the demo month now, rather than waiting for the
-    periodic task (skipped when the rollup service is not there)."""
-    try:
-        from reviewapp.services.rollups import rollups_refresh
-    except ImportError:
-        return
+    periodic task."""
     today = timezone.localdate()
     rollups_refresh(
         days=[today - timedelta(days=n) for n in range(HISTORY_DAYS + 1)], ml_model=ml_model
     )
-
-
-def _queue_services_available() -> str:
-    """Empty when the queue and decision services can be used, else why not."""
-    try:
-        from reviewapp.services.decisions import case_decide  # noqa: F401
-        from reviewapp.services.queue import case_claim_next, case_escalate  # noqa: F401
-    except ImportError as exc:
-        return f"queue services not available ({exc})"
-    return ""
 
 
 def demo_seed(
@@ -503,15 +486,13 @@ def demo_seed(
     random.seed(seed)  # routing's QA and blind samples: the same demo every time
     try:
         people = demo_people_seed(password=password, summary=summary)
-        summary.history_skipped_reason = _queue_services_available()
         for offset, full_spec in enumerate(DEMO_MODELS):
             spec = replace(full_spec, n_cases=max(20, round(full_spec.n_cases * scale)))
             result = ModelSeedResult(slug=spec.slug)
             ml_model = _model_seed(spec, people=people, result=result, seed=seed + 100 * offset)
-            if not summary.history_skipped_reason:
-                _history_seed(
-                    spec, ml_model=ml_model, people=people, result=result, seed=seed + 100 * offset
-                )
+            _history_seed(
+                spec, ml_model=ml_model, people=people, result=result, seed=seed + 100 * offset
+            )
             if result.cases_created or result.decisions_created:
                 _rollups_seed(ml_model)
             summary.models.append(result)

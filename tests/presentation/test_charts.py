@@ -2,7 +2,13 @@
 
 from django.utils.safestring import SafeString
 
-from reviewapp.charts import bar_chart, format_value, hbar_chart, line_chart, stacked_bar_chart
+from reviewapp.presentation.charts import (
+    bar_chart,
+    format_value,
+    hbar_chart,
+    line_chart,
+    stacked_bar_chart,
+)
 
 
 def test_line_chart_is_safe_svg_with_series_classes():

@@ -1,6 +1,6 @@
 """Unit tests of the explanation shaping for the reviewer's page (pure functions)."""
 
-from reviewapp.selectors.explanations import (
+from reviewapp.presentation.explanations import (
     BARS_LEFT,
     BARS_RIGHT,
     Factor,

@@ -1,5 +1,7 @@
-"""Server-side SVG charts for the dashboards: pure functions that return a ``SafeString`` of
-inline ``<svg>`` markup, so pages need no JavaScript and no chart library.
+"""Server-side SVG charts: pure functions that return a ``SafeString`` of inline ``<svg>``
+markup, so pages need no JavaScript and no chart library. The generic charts live here; the
+model-health page's own charts (``presentation.health``) are drawn with the same primitives
+(``svg_open``, ``svg_empty``, ``svg_close``, ``esc``).
 
 The CSP forbids inline ``style`` attributes, so the markup carries only SVG presentation
 attributes (``width``, ``height``, ``viewBox``, ``x``, ``y``, ``d``, ``text-anchor``) and CSS
@@ -43,10 +45,14 @@ SERIES_COLOURS = 8
 
 __all__ = [
     "bar_chart",
+    "esc",
     "format_value",
     "hbar_chart",
     "line_chart",
     "stacked_bar_chart",
+    "svg_close",
+    "svg_empty",
+    "svg_open",
 ]
 
 
@@ -124,7 +130,8 @@ def _nice_ticks(value: float, y_format: str, intervals: int = 4) -> list[float]:
     return [step * i for i in range(n + 1)]
 
 
-def _esc(text: object) -> str:
+def esc(text: object) -> str:
+    """Text made safe for SVG markup (a chart's labels and titles)."""
     return str(escape(str(text)))
 
 
@@ -139,9 +146,14 @@ def svg_open(kind: str, width: int, height: int, label: str) -> str:
     return (
         f'<svg class="chart chart-{kind}" xmlns="http://www.w3.org/2000/svg" '
         f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
-        f'preserveAspectRatio="xMinYMin meet" role="img" aria-label="{_esc(label)}">'
-        f"<title>{_esc(label)}</title>"
+        f'preserveAspectRatio="xMinYMin meet" role="img" aria-label="{esc(label)}">'
+        f"<title>{esc(label)}</title>"
     )
+
+
+def svg_close(parts: Sequence[str]) -> SafeString:
+    """A chart's markup from its parts (the first one from ``svg_open``), closed."""
+    return mark_safe("".join(parts) + "</svg>")
 
 
 def svg_empty(
@@ -151,7 +163,7 @@ def svg_empty(
     return mark_safe(
         svg_open(kind, width, height, label)
         + f'<text class="chart-empty" x="{width / 2:.0f}" y="{height / 2:.0f}" '
-        f'text-anchor="middle">{_esc(message)}</text></svg>'
+        f'text-anchor="middle">{esc(message)}</text></svg>'
     )
 
 
@@ -166,7 +178,7 @@ def _legend(names: Sequence[str], x: float, y: float, width: float, first: int =
         parts.append(
             f'<rect class="chart-swatch series-{(first + i) % SERIES_COLOURS}" x="{_num(cx)}" '
             f'y="{_num(cy - 9)}" width="12" height="10" rx="2"/>'
-            f'<text class="chart-tick" x="{_num(cx + 16)}" y="{_num(cy)}">{_esc(name)}</text>'
+            f'<text class="chart-tick" x="{_num(cx + 16)}" y="{_num(cy)}">{esc(name)}</text>'
         )
         cx += item_w
     parts.append("</g>")
@@ -189,7 +201,7 @@ def _y_axis(ticks: list[float], y_format: str, left: float, right: float, y_of) 
             f'<line class="chart-grid" x1="{_num(left)}" x2="{_num(right)}" '
             f'y1="{_num(y)}" y2="{_num(y)}"/>'
             f'<text class="chart-tick" x="{_num(left - 6)}" y="{_num(y + 4)}" '
-            f'text-anchor="end">{_esc(format_value(tick, y_format))}</text>'
+            f'text-anchor="end">{esc(format_value(tick, y_format))}</text>'
         )
     return "".join(parts)
 
@@ -233,7 +245,7 @@ def line_chart(
         if i % step == 0 or (i == n - 1 and (n - 1) % step * slot_px >= 48):
             out.append(
                 f'<text class="chart-tick" x="{_num(x_of(i))}" y="{bottom + 16}" '
-                f'text-anchor="middle">{_esc(x_label)}</text>'
+                f'text-anchor="middle">{esc(x_label)}</text>'
             )
     for s_index, (name, points) in enumerate(series):
         css = f"series-{s_index % SERIES_COLOURS}"
@@ -249,13 +261,13 @@ def line_chart(
             pen_down = True
             dots.append(
                 f'<circle class="chart-dot {css}" cx="{_num(x)}" cy="{_num(y)}" r="2.5">'
-                f"<title>{_esc(name)} · {_esc(x_label)}: {_esc(format_value(v, y_format))}"
+                f"<title>{esc(name)} · {esc(x_label)}: {esc(format_value(v, y_format))}"
                 "</title></circle>"
             )
         if segments:
             out.append(
                 f'<path class="chart-line {css}" d="{" ".join(segments)}" fill="none">'
-                f"<title>{_esc(name)}</title></path>"
+                f"<title>{esc(name)}</title></path>"
             )
         if n <= 120:
             out.extend(dots)
@@ -327,7 +339,7 @@ def stacked_bar_chart(
         if i % step == 0:
             out.append(
                 f'<text class="chart-tick" x="{_num(cx)}" y="{bottom + 16}" '
-                f'text-anchor="middle">{_esc(x_label)}</text>'
+                f'text-anchor="middle">{esc(x_label)}</text>'
             )
         base = 0.0
         for s_index, (name, values) in enumerate(series):
@@ -341,7 +353,7 @@ def stacked_bar_chart(
             out.append(
                 f'<rect class="chart-bar {css}" x="{_num(cx - bar_w / 2)}" y="{_num(y1)}" '
                 f'width="{_num(bar_w)}" height="{_num(max(0.5, y0 - y1))}">'
-                f"<title>{_esc(title)}</title></rect>"
+                f"<title>{esc(title)}</title></rect>"
             )
     out.append("</svg>")
     return mark_safe("".join(out))
@@ -375,18 +387,18 @@ def hbar_chart(
         short = text if len(text) <= label_width // 7 else text[: label_width // 7 - 1] + "…"
         out.append(
             f'<text class="chart-tick" x="{left - 8}" y="{_num(y + bar_height * 0.68)}" '
-            f'text-anchor="end">{_esc(short)}<title>{_esc(text)}</title></text>'
+            f'text-anchor="end">{esc(short)}<title>{esc(text)}</title></text>'
         )
         w = (right - left) * (v or 0) / top
         if v:
             out.append(
                 f'<rect class="chart-bar {css}" x="{left}" y="{y}" width="{_num(max(1.0, w))}" '
-                f'height="{bar_height}" rx="2"><title>{_esc(text)}: '
-                f"{_esc(format_value(v, y_format))}</title></rect>"
+                f'height="{bar_height}" rx="2"><title>{esc(text)}: '
+                f"{esc(format_value(v, y_format))}</title></rect>"
             )
         out.append(
             f'<text class="chart-value" x="{_num(left + w + 6)}" '
-            f'y="{_num(y + bar_height * 0.68)}">{_esc(format_value(v, y_format))}</text>'
+            f'y="{_num(y + bar_height * 0.68)}">{esc(format_value(v, y_format))}</text>'
         )
     out.append("</svg>")
     return mark_safe("".join(out))

@@ -1,0 +1,71 @@
+"""The rules of a case, each with one owner that services, selectors, the API and the pages
+ask: whether a claim is live, how a blind reviewer's label becomes an accept or an override,
+what routing text a person may read, and how a case is locked for a transition.
+
+Who may see the model's answer lives in ``permissions.user_may_see_model_answer``.
+"""
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.utils import timezone
+
+from reviewapp.models import Case, CaseStatus, DecisionAction, RoutingReason, User
+from reviewapp.permissions import user_may_see_model_answer
+
+BLIND_ROUTING_TEXT = "Picked for blind review"
+BLIND_ROUTING_CODE = "blind_review"
+
+
+def claim_is_live(case: Case, user: User, *, now: datetime | None = None) -> bool:
+    """USER holds CASE under a lease that has not run out."""
+    now = now or timezone.now()
+    return (
+        case.status == CaseStatus.ASSIGNED
+        and case.assigned_to_id == user.pk
+        and case.lease_expires_at is not None
+        and case.lease_expires_at > now
+    )
+
+
+def blind_label_outcome(case: Case, *, action: str, final_label: str) -> str:
+    """The action a decision really is. In a blind case the reviewer names a label without
+    seeing the model's: naming the model's own label is an accept (agreement), any other an
+    override. Shown cases keep the action the reviewer chose."""
+    if case.is_blind and action == DecisionAction.OVERRIDE and final_label == case.predicted_label:
+        return DecisionAction.ACCEPT
+    return action
+
+
+def routing_codes(case: Case, user: User | None) -> list[str]:
+    """The routing reason codes USER may read (a neutral code while the answer is hidden:
+    "always-review label" or "low confidence" would give the model's answer away)."""
+    if not user_may_see_model_answer(user, case):
+        return [BLIND_ROUTING_CODE]
+    return list(case.routing_reasons)
+
+
+def routing_text(case: Case, user: User | None) -> str:
+    """Why the case waits for a person, as a sentence USER may read."""
+    if not user_may_see_model_answer(user, case):
+        return BLIND_ROUTING_TEXT
+    return case.routing_detail or routing_labels(case.routing_reasons)
+
+
+def routing_labels(codes: Iterable[str]) -> str:
+    return "; ".join(RoutingReason(code).label for code in codes if code in RoutingReason.values)
+
+
+def case_lock(
+    case_id: int,
+    *,
+    related: tuple[str, ...] = ("ml_model", "policy"),
+    only: tuple[str, ...] = (),
+) -> Case:
+    """Re-read a case under a row lock (PostgreSQL; SQLite serialises writers) inside the
+    caller's transaction: every transition of a case goes through here. ONLY narrows the
+    columns read (and must name the related fields it follows)."""
+    qs = Case.objects.select_for_update(of=("self",)).select_related(*related)
+    if only:
+        qs = qs.only(*only)
+    return qs.get(pk=case_id)

@@ -1,0 +1,17 @@
+"""Claims of the test IdP: username, name, email and the person's Django groups."""
+
+from oauth2_provider.oauth2_validators import OAuth2Validator
+
+
+class GroupsValidator(OAuth2Validator):
+    oidc_claim_scope = {**OAuth2Validator.oidc_claim_scope, "groups": "groups"}
+
+    def get_additional_claims(self, request):
+        user = request.user
+        return {
+            "preferred_username": user.username,
+            "given_name": user.first_name,
+            "family_name": user.last_name,
+            "email": user.email,
+            "groups": sorted(user.groups.values_list("name", flat=True)),
+        }

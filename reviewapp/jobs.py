@@ -5,20 +5,67 @@ The names are the ones the tasks are registered under (``@shared_task(name=...)`
 config imports ``reviewapp.tasks`` at start-up, so every Django process has them registered.
 A task runs inline when ``CELERY_TASK_ALWAYS_EAGER`` is on (tests), else it goes to the
 broker. An unknown name raises ``KeyError`` rather than sending a message no worker would take.
+
+Broker outages degrade, they never fail a request with a 500 (README, "Failure modes"):
+
+- ``job_enqueue`` raises ``ServiceUnavailable`` (503 with ``Retry-After``) when the broker
+  cannot take the message, for work the caller must know was not queued;
+- ``job_enqueue_on_commit(..., robust=True)`` logs a warning instead, for work a periodic
+  task picks up anyway (webhook deliveries: the outbox row is already committed and the
+  ``webhooks-due`` sweep sends it once the broker is back);
+- after one failure the broker is left alone for ``REVIEWAPP_BROKER_RETRY_S`` seconds (5 by
+  default), so that a dead Redis costs a request nothing instead of a second of retries.
 """
 
 from __future__ import annotations
 
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from celery import current_app
 from celery.app.task import Task
+from django.conf import settings
 from django.db import transaction
+from kombu.exceptions import OperationalError as KombuOperationalError
+
+from reviewapp.errors import ServiceUnavailable
+
+logger = logging.getLogger("reviewapp.jobs")
 
 ALERT_NOTIFY = "reviewapp.tasks.alert_notify_task"
 ROLLUPS_REFRESH = "reviewapp.tasks.rollups_refresh_task"
 WEBHOOK_DELIVER = "reviewapp.tasks.webhook_deliver_task"
 JOB_NAMES = (ALERT_NOTIFY, ROLLUPS_REFRESH, WEBHOOK_DELIVER)
+WARN_EVERY_S = 60.0
+# What a publish raises when the broker cannot take a message (redis-py's ConnectionError and
+# TimeoutError are OSError-free subclasses of RedisError, so they are named too).
+try:
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    BROKER_ERRORS: tuple[type[BaseException], ...] = (
+        KombuOperationalError,
+        RedisConnectionError,
+        RedisTimeoutError,
+        OSError,
+    )
+except ImportError:  # pragma: no cover - redis is installed with celery[redis]
+    BROKER_ERRORS = (KombuOperationalError, OSError)
+
+
+@dataclass
+class _BrokerState:
+    down_until: float = 0.0
+    last_warning: float = -math.inf
+    failures: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_broker = _BrokerState()
 
 
 def job_task(name: str) -> Task:
@@ -26,13 +73,73 @@ def job_task(name: str) -> Task:
     return current_app.tasks[name]
 
 
+def _retry_s() -> float:
+    return float(getattr(settings, "REVIEWAPP_BROKER_RETRY_S", 5.0))
+
+
+def _unavailable(name: str) -> ServiceUnavailable:
+    retry = max(1, math.ceil(_retry_s()))
+    return ServiceUnavailable(
+        "The task queue is unavailable; try again shortly.",
+        code="queue_unavailable",
+        details={"retry_after_s": retry, "job": name.rsplit(".", 1)[-1]},
+    )
+
+
+def job_broker_down() -> bool:
+    """Whether this process saw the broker fail within the last REVIEWAPP_BROKER_RETRY_S."""
+    return time.monotonic() < _broker.down_until
+
+
+def job_broker_reset() -> None:
+    """Forget a broker failure (tests; the next enqueue tries the broker again)."""
+    with _broker.lock:
+        _broker.down_until, _broker.failures, _broker.last_warning = 0.0, 0, -math.inf
+
+
 def job_enqueue(name: str, /, **kwargs: Any) -> None:
-    """Queue the task ``name`` with keyword arguments now."""
-    job_task(name).delay(**kwargs)
+    """Queue the task ``name`` with keyword arguments now. Raises ServiceUnavailable (503)
+    when the broker cannot take it, at once while a recent failure is fresh."""
+    task = job_task(name)
+    if current_app.conf.task_always_eager:  # no broker: the task runs here and now
+        task.delay(**kwargs)
+        return
+    if job_broker_down():
+        raise _unavailable(name)
+    try:
+        task.delay(**kwargs)
+    except BROKER_ERRORS as exc:
+        now = time.monotonic()
+        with _broker.lock:
+            _broker.down_until = now + _retry_s()
+            _broker.failures += 1
+            warn = now - _broker.last_warning >= WARN_EVERY_S
+            if warn:
+                _broker.last_warning = now
+        if warn:
+            logger.warning(
+                "task broker unavailable (%s: %s); %s not queued, not retrying for %.0f s",
+                type(exc).__name__,
+                exc,
+                name,
+                _retry_s(),
+            )
+        raise _unavailable(name) from exc
+
+
+def _enqueue_or_log(name: str, kwargs: dict[str, Any]) -> None:
+    try:
+        job_enqueue(name, **kwargs)
+    except ServiceUnavailable:
+        logger.info("%s %s left for its periodic sweep (broker unavailable)", name, kwargs)
 
 
 def job_enqueue_on_commit(name: str, /, *, robust: bool = False, **kwargs: Any) -> None:
     """Queue the task ``name`` once the current transaction commits (at once outside one).
     ``robust``: a broker outage is logged instead of raised, for work a periodic task picks
-    up anyway."""
-    transaction.on_commit(lambda: job_enqueue(name, **kwargs), robust=robust)
+    up anyway; the committed transaction's request still succeeds."""
+    job_task(name)  # an unknown name fails now, inside the transaction
+    if robust:
+        transaction.on_commit(lambda: _enqueue_or_log(name, kwargs), robust=True)
+    else:
+        transaction.on_commit(lambda: job_enqueue(name, **kwargs))

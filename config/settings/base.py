@@ -199,8 +199,9 @@ CACHES = {
 REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
+        # Recomputable figures only: a Redis outage makes reads misses, never errors.
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "reviewapp.cache_backends.FailSafeRedisCache",
             "LOCATION": REDIS_URL,
         },
         # Rate-limit counters: short timeouts, so that a Redis that hangs fails open quickly.
@@ -225,6 +226,18 @@ REVIEWAPP_RATE_SUBMIT_CASES = env("REVIEWAPP_RATE_SUBMIT_CASES", default="60000/
 REVIEWAPP_RATE_REVIEW = env("REVIEWAPP_RATE_REVIEW", default="600/minute")
 REVIEWAPP_RATE_LOGIN_IP = env("REVIEWAPP_RATE_LOGIN_IP", default="30/10minute")
 
+# Email (alert notifications): EMAIL_URL such as smtp+tls://user:password@smtp.example.com:587
+# (django-environ's email_url; the default prints mails on the console). Alert emails are
+# outbox deliveries ("alert.email", reviewapp/services/webhooks.py), retried like webhooks;
+# EMAIL_TIMEOUT bounds one attempt. REVIEWAPP_ALERT_SIGNING_SECRET signs alert webhooks of
+# models that have no webhook secret of their own (unsigned when empty).
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="reviewapp@localhost")
+SERVER_EMAIL = env("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+REVIEWAPP_ALERT_FROM_EMAIL = env("REVIEWAPP_ALERT_FROM_EMAIL", default=DEFAULT_FROM_EMAIL)
+REVIEWAPP_ALERT_SIGNING_SECRET = env("REVIEWAPP_ALERT_SIGNING_SECRET", default="")
+
 # Celery
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_TASK_SERIALIZER = "json"
@@ -240,7 +253,10 @@ CELERY_BEAT_SCHEDULE = {
     "expire-leases": {"task": "reviewapp.tasks.leases_expire_task", "schedule": 30.0},
     "sla-escalate": {"task": "reviewapp.tasks.sla_escalate_task", "schedule": 60.0},
     "availability-expire": {"task": "reviewapp.tasks.cases_expire_task", "schedule": 300.0},
-    "webhooks-due": {"task": "reviewapp.tasks.webhooks_send_due_task", "schedule": 30.0},
+    "webhooks-due": {
+        "task": "reviewapp.tasks.webhooks_send_due_task",
+        "schedule": env.float("REVIEWAPP_WEBHOOK_SWEEP_S", default=30.0),
+    },
     "rollups-refresh": {
         "task": "reviewapp.tasks.rollups_refresh_task",
         "schedule": crontab(minute="*/5"),
@@ -263,7 +279,12 @@ REVIEWAPP_MAX_JSON_DEPTH = env.int("REVIEWAPP_MAX_JSON_DEPTH", default=32)
 REVIEWAPP_MAX_JSON_KEY_CHARS = env.int("REVIEWAPP_MAX_JSON_KEY_CHARS", default=200)
 REVIEWAPP_MAX_JSON_STRING_CHARS = env.int("REVIEWAPP_MAX_JSON_STRING_CHARS", default=100_000)
 REVIEWAPP_WEBHOOK_ALLOW_PRIVATE = env.bool("REVIEWAPP_WEBHOOK_ALLOW_PRIVATE", default=False)
-REVIEWAPP_WEBHOOK_TIMEOUT_S = 5.0
+REVIEWAPP_WEBHOOK_TIMEOUT_S = env.float("REVIEWAPP_WEBHOOK_TIMEOUT_S", default=5.0)
+# Degraded operation (README, "Failure modes"): /readyz calls the outbox stale when its oldest
+# undelivered delivery is older than this; a broker failure keeps web processes off the
+# broker for REVIEWAPP_BROKER_RETRY_S (reviewapp.jobs).
+REVIEWAPP_OUTBOX_STALE_S = env.int("REVIEWAPP_OUTBOX_STALE_S", default=600)
+REVIEWAPP_BROKER_RETRY_S = env.float("REVIEWAPP_BROKER_RETRY_S", default=5.0)
 REVIEWAPP_WEBHOOK_MAX_ATTEMPTS = 8
 REVIEWAPP_AUDIT_SEAL_LAG_S = env.int("REVIEWAPP_AUDIT_SEAL_LAG_S", default=10)
 REVIEWAPP_AUDIT_SEAL_CHUNK = 1000

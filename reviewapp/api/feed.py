@@ -1,9 +1,9 @@
 """The decision feed: GET /api/v1/decisions?after=<cursor> — the pull integration for systems
-that cannot take webhooks."""
+that cannot take webhooks: the model's decisions (``case.decided``) and expiries
+(``case.expired``) in one ordered stream."""
 
 from urllib.parse import urlencode
 
-from django.db import transaction
 from django.urls import path, reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
@@ -36,14 +36,21 @@ def _feed_model(request: Request) -> MLModel:
 class DecisionFeedApi(APIView):
     @extend_schema(
         parameters=[
-            OpenApiParameter("after", str, description="cursor of the last decision you have"),
+            OpenApiParameter("after", str, description="cursor of the last row you have"),
             OpenApiParameter(
                 "limit", int_range(1, FEED_MAX_LIMIT), description="page size, default 100"
             ),
             OpenApiParameter("model", str, description="model slug (people; optional for SA)"),
         ],
         responses={200: DecisionFeedSerializer, **error_responses(400, 401, 403, 404, 429)},
-        summary="The model's decisions in order, cursor-paginated (no gaps, no repeats)",
+        summary="The model's decisions and expiries in order, cursor-paginated (no gaps, "
+        "no repeats)",
+        description=(
+            "Rows are events: `case.decided` (a person's decision) and `case.expired` (the "
+            "availability lifetime passed and the policy's fallback applied: "
+            "`fallback_applied`, with `final_label` the model's label for `apply_model`, "
+            "null for `reject` and `hold`). Fields of the other event are absent."
+        ),
         operation_id="decisions_feed",
     )
     def get(self, request: Request) -> Response:
@@ -57,13 +64,14 @@ class DecisionFeedApi(APIView):
             if request.query_params.get("model"):
                 query["model"] = ml_model.slug
             next_url = request.build_absolute_uri(f"{reverse('api-decisions')}?{urlencode(query)}")
-        with transaction.atomic():
-            audit_record(
-                actor=request.user,
-                action="decision_feed.read",
-                target=ml_model,
-                changes={"after": after, "returned": len(page.results)},
-            )
+        # A read changes nothing: its audit row is one INSERT, atomic on its own (no BEGIN
+        # IMMEDIATE write lock on SQLite around it).
+        audit_record(
+            actor=request.user,
+            action="decision_feed.read",
+            target=ml_model,
+            changes={"after": after, "returned": len(page.results)},
+        )
         return Response({"results": page.results, "next": next_url})
 
 

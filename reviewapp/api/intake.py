@@ -1,7 +1,6 @@
 """Case intake and read endpoints: POST /cases, POST /cases/batch, GET /cases[/{id}]."""
 
 from django.conf import settings
-from django.db import transaction
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -21,10 +20,9 @@ from reviewapp.api.serializers import (
     error_responses,
 )
 from reviewapp.errors import Conflict, InvalidInput, PayloadTooLarge
-from reviewapp.models import Case
 from reviewapp.selectors.cases import cases_by_external_id, visible_case_with_decision
 from reviewapp.services.access import case_for_user, service_model_for
-from reviewapp.services.audit import audit_event_build, audit_record_many
+from reviewapp.services.audit import case_views_record
 from reviewapp.services.intake import batch_items_or_error, case_submit_one, cases_submit
 
 
@@ -115,21 +113,12 @@ class CaseListCreateApi(APIView):
             model_slug=request.query_params.get("model") or "",
         )
         if cases:
-            audit_record_view(request, cases)
+            case_views_record(actor=request.user, cases=cases)
         return Response(
             {
                 "results": [case_representation(c, viewer=request.user) for c in cases],
                 "next": None,
             }
-        )
-
-
-def audit_record_view(request: Request, cases: list[Case]) -> None:
-    """One case.viewed event per case read, written together."""
-    with transaction.atomic():
-        audit_record_many(
-            audit_event_build(actor=request.user, action="case.viewed", target=case)
-            for case in cases
         )
 
 
@@ -168,5 +157,5 @@ class CaseDetailApi(APIView):
     )
     def get(self, request: Request, case_id: int) -> Response:
         case = case_for_user(user=request.user, case_id=case_id, action="case.view")
-        audit_record_view(request, [case])
+        case_views_record(actor=request.user, cases=[case])
         return Response(case_representation(case, viewer=request.user))

@@ -221,25 +221,42 @@ class DecisionResultSerializer(serializers.Serializer):
 
 @extend_schema_serializer(component_name="DecisionEvent")
 class DecisionEventSerializer(serializers.Serializer):
-    """``selectors.feed.decision_event`` plus the row's cursor."""
+    """One feed row: ``selectors.feed.decision_event`` (``case.decided``) or
+    ``selectors.feed.feed_event_body`` (``case.expired``), plus the row's cursor. Fields that
+    only one event carries are optional (absent from the other)."""
 
-    event = serializers.ChoiceField(choices=["case.decided"])
-    decision_id = serializers.IntegerField()
+    event = serializers.ChoiceField(choices=["case.decided", "case.expired"])
+    decision_id = serializers.IntegerField(
+        required=False, help_text="case.decided: the decision's id."
+    )
+    event_id = serializers.IntegerField(
+        required=False, help_text="case.expired (and other non-decision events): its id."
+    )
     case_id = serializers.IntegerField()
     external_id = serializers.CharField()
     model = serializers.CharField()
     model_version = serializers.CharField()
-    action = serializers.ChoiceField(choices=DecisionAction.choices)
-    final_label = serializers.CharField()
-    reason_code = serializers.CharField(allow_blank=True)
-    feedback = serializers.CharField(allow_blank=True)
-    decided_at = serializers.DateTimeField()
+    action = serializers.ChoiceField(choices=DecisionAction.choices, required=False)
+    final_label = serializers.CharField(
+        allow_null=True,
+        help_text="The label that stands: the reviewer's, or for case.expired with the "
+        "apply_model fallback the model's; null for the reject and hold fallbacks.",
+    )
+    reason_code = serializers.CharField(allow_blank=True, required=False)
+    feedback = serializers.CharField(allow_blank=True, required=False)
+    decided_at = serializers.DateTimeField(required=False)
+    fallback_applied = serializers.ChoiceField(
+        choices=FallbackAction.choices,
+        required=False,
+        help_text="case.expired: the policy's fallback when the availability lifetime passed.",
+    )
+    expired_at = serializers.DateTimeField(required=False, allow_null=True)
     cursor = serializers.CharField(help_text="Pass as ?after= to read on from this row.")
 
 
 @extend_schema_serializer(component_name="DecisionFeed")
 class DecisionFeedSerializer(serializers.Serializer):
-    """A page of the model's decisions in feed order."""
+    """A page of the model's events (decisions, expiries) in feed order."""
 
     results = DecisionEventSerializer(many=True)
     next = serializers.URLField(allow_null=True, help_text="The next page, or null at the end.")

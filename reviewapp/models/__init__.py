@@ -34,7 +34,12 @@ from reviewapp.models.registry import (
     PolicyStatus,
     RoutingPolicy,
 )
-from reviewapp.models.webhooks import DeliveryStatus, WebhookAttempt, WebhookDelivery
+from reviewapp.models.webhooks import (
+    DeliveryStatus,
+    FeedEvent,
+    WebhookAttempt,
+    WebhookDelivery,
+)
 
 __all__ = [
     "DEFAULT_REASON_CODES",
@@ -54,6 +59,7 @@ __all__ = [
     "DriftBaseline",
     "EscalationSource",
     "FallbackAction",
+    "FeedEvent",
     "MLModel",
     "Membership",
     "ModelVersion",

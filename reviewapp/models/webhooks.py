@@ -1,4 +1,5 @@
-"""The transactional outbox for webhook deliveries and its per-attempt log."""
+"""The transactional outbox (webhook and email deliveries with their per-attempt log) and the
+feed's non-decision events."""
 
 from django.db import models
 from django.utils import timezone
@@ -12,13 +13,23 @@ class DeliveryStatus(models.TextChoices):
 
 
 class WebhookDelivery(models.Model):
-    """One event to POST to a model's callback URL, written in the decision's transaction."""
+    """One event to send, written in the transaction of the change it reports: a POST to the
+    model's callback URL (``case.decided``, ``case.expired``), to a tripwire's notify URL
+    (``alert.raised``, ``url`` is that URL) or an email (``alert.email``, ``url`` is
+    ``mailto:<address>``)."""
 
     ml_model = models.ForeignKey(
         "reviewapp.MLModel", on_delete=models.CASCADE, related_name="deliveries"
     )
     decision = models.ForeignKey(
         "reviewapp.Decision",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+    )
+    alert = models.ForeignKey(
+        "reviewapp.Alert",
         null=True,
         blank=True,
         on_delete=models.CASCADE,
@@ -60,3 +71,42 @@ class WebhookAttempt(models.Model):
 
     class Meta:
         ordering = ["attempted_at", "id"]
+
+
+class FeedEvent(models.Model):
+    """One event other than a decision in a model's pull feed (``case.expired``), written in
+    the transaction of the change it reports; ``payload`` is its body. Decisions are feed rows
+    of their own (``Decision``); the feed merges both in one order (selectors/feed.py)."""
+
+    ml_model = models.ForeignKey(
+        "reviewapp.MLModel", on_delete=models.CASCADE, related_name="feed_events"
+    )
+    case = models.ForeignKey(
+        "reviewapp.Case",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="feed_events",
+    )
+    event = models.CharField(max_length=64)
+    payload = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+    feed_txid = models.BigIntegerField(
+        null=True, blank=True, help_text="PostgreSQL transaction id (trigger), as on Decision."
+    )
+    feed_after_decision = models.BigIntegerField(
+        null=True,
+        blank=True,
+        help_text="SQLite: the model's greatest decision id when written (the feed's order).",
+    )
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["ml_model", "feed_txid", "id"], name="feedevent_txid_idx"),
+            models.Index(
+                fields=["ml_model", "feed_after_decision", "id"], name="feedevent_seq_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} ({self.ml_model_id})"

@@ -1,14 +1,21 @@
-"""The decision feed: a model's decisions in a stable order, cursor-paginated, with no gaps or
-repeats even while decisions are being written.
+"""The model's event feed: its decisions (``case.decided``) and other events such as expiries
+(``case.expired``, FeedEvent rows) in one stable order, cursor-paginated, with no gaps or
+repeats even while events are being written.
 
-PostgreSQL: a BEFORE INSERT trigger (migration 0003) stamps each decision with the id of the
-transaction that wrote it (``feed_txid``). The feed reads only decisions whose transaction is
-older than the oldest transaction still running when the statement's snapshot was taken
-(``pg_snapshot_xmin``): every such transaction has finished, so no decision can later commit
-with a smaller (feed_txid, id) than one already served. Rows are ordered by (feed_txid, id).
+PostgreSQL: a BEFORE INSERT trigger (migrations 0003 and 0006) stamps each decision and each
+feed event with the id of the transaction that wrote it (``feed_txid``). The feed reads only
+rows whose transaction is older than the oldest transaction still running when the
+statement's snapshot was taken (``pg_snapshot_xmin``): every such transaction has finished, so
+no row can later commit with a smaller position than one already served. Rows are ordered by
+(feed_txid, kind, id), kind 0 for decisions and 1 for feed events (all rows of one
+transaction become visible together, so any fixed order inside one transaction will do).
 
-SQLite serialises writers (one write transaction at a time, ids allocated under that lock),
-so the id order alone has the same property; ``feed_txid`` stays null there.
+SQLite serialises writers (one write transaction at a time, ids allocated under that lock), so
+a decision's id is its position; a feed event records the model's greatest decision id when
+it was written (``feed_after_decision``) and sorts after that decision: (position, kind, id).
+
+Both tables are read by ONE statement (UNION ALL of their keys), so both halves see the same
+snapshot; the page's rows are then loaded by id.
 """
 
 import base64
@@ -17,15 +24,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet, Value
 from django.db.models.expressions import RawSQL
 
 from reviewapp.errors import InvalidInput
-from reviewapp.models import Decision, MLModel
+from reviewapp.models import Case, Decision, FallbackAction, FeedEvent, MLModel
 
 FEED_DEFAULT_LIMIT = 100
 FEED_MAX_LIMIT = 1000
 SNAPSHOT_XMIN_SQL = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+DECISION_KIND, EVENT_KIND = 0, 1
 
 
 def decision_event(decision: Decision) -> dict[str, Any]:
@@ -46,32 +54,81 @@ def decision_event(decision: Decision) -> dict[str, Any]:
     }
 
 
+def case_expired_event(case: Case) -> dict[str, Any]:
+    """The ``case.expired`` body (feed row and webhook) of a case the availability job has
+    just expired: the fallback the policy applied and, for ``apply_model``, the label that
+    stands (the model's); ``final_label`` is null for ``reject`` and ``hold``."""
+    applied = case.fallback_applied
+    return {
+        "event": "case.expired",
+        "case_id": case.pk,
+        "external_id": case.external_id,
+        "model": case.ml_model.slug,
+        "model_version": case.model_version.version,
+        "fallback_applied": applied,
+        "final_label": case.predicted_label if applied == FallbackAction.APPLY_MODEL else None,
+        "expired_at": case.expired_at.isoformat() if case.expired_at else None,
+    }
+
+
+def feed_event_body(event: FeedEvent) -> dict[str, Any]:
+    """A feed event's body as the feed and its webhook carry it (its payload and its id)."""
+    return {**event.payload, "event_id": event.pk}
+
+
+# --- cursors --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, order=True)
+class FeedPosition:
+    """Where a row sits in the feed: (position, kind, id); see the module docstring."""
+
+    position: int
+    kind: int
+    row_id: int
+
+
 def feed_cursor_encode(*, feed_txid: int | None, decision_id: int) -> str:
-    """An opaque cursor: URL-safe base64 of "feed_txid:id" (feed_txid 0 on SQLite)."""
+    """A decision's opaque cursor: URL-safe base64 of "feed_txid:id" (feed_txid 0 on SQLite)."""
     raw = f"{feed_txid or 0}:{decision_id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def feed_cursor_decode(cursor: str) -> tuple[int, int]:
-    """(feed_txid, id) from a cursor; InvalidInput for anything this feed did not issue."""
+def feed_event_cursor_encode(*, position: int | None, event_id: int) -> str:
+    """A feed event's opaque cursor: URL-safe base64 of "position:id:1"."""
+    raw = f"{position or 0}:{event_id}:{EVENT_KIND}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _invalid_cursor() -> InvalidInput:
+    return InvalidInput(
+        "The cursor is not valid: pass back the 'cursor' of a result or the 'next' URL "
+        "exactly as the feed returned it.",
+        details={"after": ["Not a cursor issued by this feed."]},
+        code="invalid_cursor",
+    )
+
+
+def feed_cursor_decode(cursor: str) -> FeedPosition:
+    """The position a cursor names; InvalidInput (code ``invalid_cursor``) for anything this
+    feed did not issue."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        txid_text, id_text = base64.urlsafe_b64decode(padded.encode()).decode().split(":")
-        txid, decision_id = int(txid_text), int(id_text)
+        parts = base64.urlsafe_b64decode(padded.encode()).decode().split(":")
+        if len(parts) == 2:
+            kind = DECISION_KIND
+        elif len(parts) == 3 and parts[2] == str(EVENT_KIND):
+            kind = EVENT_KIND
+        else:
+            raise ValueError(cursor)
+        position, row_id = int(parts[0]), int(parts[1])
     except (ValueError, binascii.Error, UnicodeError):
-        raise InvalidInput(
-            "The cursor is not valid: pass back the 'cursor' of a result or the 'next' URL "
-            "exactly as the feed returned it.",
-            details={"after": ["Not a cursor issued by this feed."]},
-            code="invalid_cursor",
-        ) from None
-    if txid < 0 or decision_id < 0:
-        raise InvalidInput(
-            "The cursor is not valid.",
-            details={"after": ["Not a cursor issued by this feed."]},
-            code="invalid_cursor",
-        )
-    return txid, decision_id
+        raise _invalid_cursor() from None
+    if position < 0 or row_id < 0:
+        raise _invalid_cursor()
+    if kind == DECISION_KIND and connection.vendor != "postgresql":
+        position = row_id  # SQLite: a decision's id is its position ("0:id" cursors)
+    return FeedPosition(position, kind, row_id)
 
 
 def feed_limit_parse(raw: str | None) -> int:
@@ -89,6 +146,9 @@ def feed_limit_parse(raw: str | None) -> int:
     return limit
 
 
+# --- the page ------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class FeedPage:
     results: list[dict[str, Any]]
@@ -99,31 +159,81 @@ class FeedPage:
         return self.results[-1]["cursor"] if self.results else None
 
 
-def _feed_queryset(*, ml_model: MLModel, after: tuple[int, int] | None) -> QuerySet[Decision]:
-    qs = Decision.objects.filter(ml_model=ml_model).select_related(
+def _after(field: str, kind: int, after: FeedPosition | None) -> Q:
+    """Rows of KIND (positioned by FIELD) strictly after AFTER in (position, kind, id)."""
+    if after is None:
+        return Q()
+    if kind > after.kind:
+        return Q(**{f"{field}__gte": after.position})
+    if kind < after.kind:
+        return Q(**{f"{field}__gt": after.position})
+    return Q(**{f"{field}__gt": after.position}) | Q(
+        **{field: after.position, "pk__gt": after.row_id}
+    )
+
+
+def _keys(ml_model: MLModel, after: FeedPosition | None, limit: int) -> list[FeedPosition]:
+    """The positions of the next LIMIT rows of both tables, by one statement."""
+    postgres = connection.vendor == "postgresql"
+    decision_field = "feed_txid" if postgres else "pk"
+    event_field = "feed_txid" if postgres else "feed_after_decision"
+    decisions = Decision.objects.filter(
+        _after(decision_field, DECISION_KIND, after), ml_model=ml_model
+    )
+    events = FeedEvent.objects.filter(_after(event_field, EVENT_KIND, after), ml_model=ml_model)
+    if postgres:
+        # Only rows written by transactions that have all finished (see module doc).
+        finished = RawSQL(SNAPSHOT_XMIN_SQL, [])  # noqa: S611 - constant
+        decisions = decisions.filter(feed_txid__lt=finished)
+        events = events.filter(feed_txid__lt=finished)
+    rows = (
+        decisions.annotate(position=F(decision_field), kind=Value(DECISION_KIND))
+        .values_list("position", "kind", "id")
+        .union(
+            events.annotate(position=F(event_field), kind=Value(EVENT_KIND)).values_list(
+                "position", "kind", "id"
+            ),
+            all=True,
+        )
+        .order_by("position", "kind", "id")[:limit]
+    )
+    return [FeedPosition(*row) for row in rows]
+
+
+def _decisions(ids: list[int]) -> dict[int, Decision]:
+    if not ids:
+        return {}
+    qs: QuerySet[Decision] = Decision.objects.filter(pk__in=ids).select_related(
         "ml_model", "case", "case__model_version"
     )
-    if connection.vendor == "postgresql":
-        # Only decisions written by transactions that have all finished (see module doc).
-        qs = qs.filter(feed_txid__lt=RawSQL(SNAPSHOT_XMIN_SQL, []))  # noqa: S611 - constant
-        if after is not None:
-            txid, decision_id = after
-            qs = qs.filter(Q(feed_txid__gt=txid) | Q(feed_txid=txid, pk__gt=decision_id))
-        return qs.order_by("feed_txid", "pk")
-    if after is not None:
-        qs = qs.filter(pk__gt=after[1])
-    return qs.order_by("pk")
+    return {d.pk: d for d in qs}
 
 
 def decision_feed_page(
     *, ml_model: MLModel, after: str | None = None, limit: int = FEED_DEFAULT_LIMIT
 ) -> FeedPage:
-    """Up to ``limit`` decisions after the cursor, each with its own cursor; one query."""
+    """Up to ``limit`` feed rows after the cursor, each with its own cursor: decisions
+    (``case.decided``) and feed events (``case.expired``) in one order. One statement picks
+    the rows; one more loads each kind present on the page."""
     position = feed_cursor_decode(after) if after else None
-    rows = list(_feed_queryset(ml_model=ml_model, after=position)[: limit + 1])
+    keys = _keys(ml_model, position, limit + 1)
+    page = keys[:limit]
+    decisions = _decisions([k.row_id for k in page if k.kind == DECISION_KIND])
+    event_ids = [k.row_id for k in page if k.kind == EVENT_KIND]
+    events = {e.pk: e for e in FeedEvent.objects.filter(pk__in=event_ids)} if event_ids else {}
     results = []
-    for decision in rows[:limit]:
-        body = decision_event(decision)
-        body["cursor"] = feed_cursor_encode(feed_txid=decision.feed_txid, decision_id=decision.pk)
+    for key in page:
+        if key.kind == DECISION_KIND and key.row_id in decisions:
+            decision = decisions[key.row_id]
+            body = decision_event(decision)
+            body["cursor"] = feed_cursor_encode(
+                feed_txid=decision.feed_txid, decision_id=decision.pk
+            )
+        elif key.kind == EVENT_KIND and key.row_id in events:
+            event = events[key.row_id]
+            body = feed_event_body(event)
+            body["cursor"] = feed_event_cursor_encode(position=key.position, event_id=event.pk)
+        else:
+            continue  # removed since the keys were read (a model deleted meanwhile)
         results.append(body)
-    return FeedPage(results=results, has_more=len(rows) > limit)
+    return FeedPage(results=results, has_more=len(keys) > limit)

@@ -19,7 +19,7 @@ from django.db import IntegrityError, OperationalError, connection, models, tran
 from django.db.models import Max
 from django.utils import timezone
 
-from reviewapp.models import AuditEvent, AuditSeal, User
+from reviewapp.models import AuditEvent, AuditSeal, Case, User
 from reviewapp.request_context import request_context_current
 from reviewapp.services.audit_anchor import anchor_append, seal_head
 
@@ -310,3 +310,11 @@ def audit_verify() -> VerifyResult:
             False, n_seals, n_events, "inserted with an id never issued", forged.first().pk
         )
     return VerifyResult(True, n_seals, n_events)
+
+
+def case_views_record(*, actor: User | None, cases: Iterable[Case]) -> None:
+    """One ``case.viewed`` event per case read (pages and API), written together."""
+    with transaction.atomic():
+        audit_record_many(
+            audit_event_build(actor=actor, action="case.viewed", target=case) for case in cases
+        )

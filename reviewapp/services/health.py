@@ -1,29 +1,29 @@
 """Model health writes: drift baselines, tripwires, and the alerts they raise and resolve.
 
 Every change is one transaction that writes its audit event (``baseline.created``,
-``tripwire.created``, ``tripwire.disabled``, ``alert.raised``, ``alert.resolved``,
-``alert.notified``). A tripwire has at most one open alert (a partial unique constraint);
-``tripwires_check`` (beat, every 10 minutes) raises an alert when a tripwire trips and
-resolves it when it clears. Notifications go out after commit from a Celery task: a JSON POST
-to the tripwire's ``notify_url`` through ``reviewapp.outbound`` (its SSRF guard refuses
-loopback and private addresses unless REVIEWAPP_WEBHOOK_ALLOW_PRIVATE; the body is signed
-with the model's webhook secret when the model has one), and/or an email.
+``tripwire.created``, ``tripwire.disabled``, ``alert.raised``, ``alert.resolved``). A tripwire
+has at most one open alert (a partial unique constraint); ``tripwires_check`` (beat, every 10
+minutes) raises an alert when a tripwire trips and resolves it when it clears.
+
+Notifications go through the same transactional outbox as decision webhooks
+(services/webhooks.py): the alert's transaction writes an ``alert.raised`` delivery to the
+tripwire's ``notify_url`` and/or an ``alert.email`` delivery to its ``notify_email``; the
+webhook task sends them after commit with the same SSRF guard, signature (the model's webhook
+secret, else REVIEWAPP_ALERT_SIGNING_SECRET), retries with backoff, attempt log, dead letter
+and re-send, and the model page lists them with its other deliveries.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 
 from reviewapp.errors import Conflict, InvalidInput
-from reviewapp.jobs import ALERT_NOTIFY, job_enqueue
 from reviewapp.models import (
     Alert,
     Case,
@@ -36,8 +36,9 @@ from reviewapp.models import (
     Tripwire,
     TripwireKind,
     User,
+    WebhookDelivery,
 )
-from reviewapp.outbound import EVENT_HEADER, signed_post, url_check
+from reviewapp.outbound import url_check
 from reviewapp.permissions import Capability, user_has
 from reviewapp.selectors.health import (
     FEATURE_SAMPLE_CAP,
@@ -52,6 +53,13 @@ from reviewapp.selectors.health import (
 from reviewapp.services.access import refuse
 from reviewapp.services.audit import audit_record
 from reviewapp.services.policies import policy_propose
+from reviewapp.services.webhooks import (
+    ALERT_EMAIL,
+    ALERT_RAISED,
+    MAILTO,
+    delivery_send,
+    event_publish,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -382,17 +390,38 @@ def alert_raise(*, tripwire: Tripwire, measurement: Measurement) -> Alert | None
                     "message": alert.message,
                 },
             )
-            if tripwire.notify_url or tripwire.notify_email:
-                alert_id = alert.pk
-                transaction.on_commit(lambda: _notify_later(alert_id))
+            alert_publish(alert=alert, tripwire=tripwire)
     except IntegrityError:
         # A concurrent check opened the alert first: one open alert per tripwire.
         return None
     return alert
 
 
-def _notify_later(alert_id: int) -> None:
-    job_enqueue(ALERT_NOTIFY, alert_id=alert_id)
+def alert_publish(*, alert: Alert, tripwire: Tripwire) -> list[WebhookDelivery]:
+    """Inside the alert's transaction: one outbox delivery per way the tripwire notifies, an
+    ``alert.raised`` POST to its notify URL and an ``alert.email`` to its notify address."""
+    deliveries = []
+    if tripwire.notify_url:
+        deliveries.append(
+            event_publish(
+                ml_model=alert.ml_model,
+                event=ALERT_RAISED,
+                url=tripwire.notify_url,
+                payload=alert_payload(alert),
+                alert=alert,
+            )
+        )
+    if tripwire.notify_email:
+        deliveries.append(
+            event_publish(
+                ml_model=alert.ml_model,
+                event=ALERT_EMAIL,
+                url=f"{MAILTO}{tripwire.notify_email}",
+                payload=alert_email(alert, to=tripwire.notify_email),
+                alert=alert,
+            )
+        )
+    return deliveries
 
 
 def tripwires_check(*, now: datetime | None = None) -> dict[str, int]:
@@ -433,8 +462,9 @@ def tripwires_check(*, now: datetime | None = None) -> dict[str, int]:
 
 
 def alert_payload(alert: Alert) -> dict:
+    """The ``alert.raised`` webhook body."""
     return {
-        "event": "alert.raised",
+        "event": ALERT_RAISED,
         "alert_id": alert.pk,
         "model": alert.ml_model.slug,
         "kind": alert.kind,
@@ -446,59 +476,34 @@ def alert_payload(alert: Alert) -> dict:
     }
 
 
-def alert_notify(*, alert_id: int) -> dict[str, str]:
-    """Send an alert's webhook and/or email; each outcome is audited (alert.notified)."""
-    alert = Alert.objects.select_related("ml_model", "tripwire").filter(pk=alert_id).first()
-    if alert is None or alert.tripwire is None:
-        return {}
-    tripwire = alert.tripwire
-    outcomes: dict[str, str] = {}
-    if tripwire.notify_url:
-        outcomes["webhook"] = _webhook_send(alert, tripwire.notify_url)
-    if tripwire.notify_email:
-        try:
-            send_mail(
-                subject=f"[reviewapp] {alert.ml_model.slug}: {alert.get_kind_display()}",
-                message=alert.message,
-                from_email=None,
-                recipient_list=[tripwire.notify_email],
-            )
-            outcomes["email"] = "sent"
-        except Exception as exc:
-            logger.warning("alert %s email failed: %s", alert.pk, exc)
-            outcomes["email"] = f"failed: {exc.__class__.__name__}"
-    with transaction.atomic():
-        audit_record(
-            actor=None,
-            action="alert.notified",
-            target=alert,
-            changes={
-                "webhook": outcomes.get("webhook", ""),
-                "email": outcomes.get("email", ""),
-                "notify_url": tripwire.notify_url,
-                "notify_email": tripwire.notify_email,
-            },
-        )
-    return outcomes
-
-
-def _webhook_send(alert: Alert, url: str) -> str:
-    body = json.dumps(alert_payload(alert), separators=(",", ":")).encode()
-    outcome = signed_post(
-        url=url,
-        body=body,
-        secret=alert.ml_model.webhook_secret,
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": "reviewapp-alerts/1",
-            EVENT_HEADER: "alert.raised",
-        },
+def alert_email(alert: Alert, *, to: str) -> dict:
+    """The ``alert.email`` delivery: recipient, subject and plain-text body."""
+    value = "n/a" if alert.value is None else f"{alert.value:g}"
+    body = (
+        f"Model: {alert.ml_model.name} ({alert.ml_model.slug})\n"
+        f"Tripwire: {alert.get_kind_display()} (threshold {alert.threshold:g}, value {value})\n"
+        f"Raised at: {alert.raised_at:%Y-%m-%d %H:%M:%S %Z}\n\n"
+        f"{alert.message}\n"
     )
-    if outcome.refused:
-        return f"refused: {outcome.error}"
-    if outcome.error:
-        return f"failed: {outcome.error}"[:500]
-    return f"delivered: HTTP {outcome.status_code}"
+    return {
+        "event": ALERT_EMAIL,
+        "alert_id": alert.pk,
+        "model": alert.ml_model.slug,
+        "to": to,
+        "subject": f"[reviewapp] {alert.ml_model.slug}: {alert.get_kind_display()}",
+        "body": body,
+    }
+
+
+def alert_notify(*, alert_id: int) -> dict[str, str]:
+    """Send the alert's notifications that are due now (its outbox deliveries), returning the
+    status of each by event. The outbox's own task normally does this; this keeps
+    ``alert_notify_task`` messages queued before the outbox existed harmless."""
+    outcomes: dict[str, str] = {}
+    for delivery in WebhookDelivery.objects.filter(alert_id=alert_id).order_by("pk"):
+        sent = delivery_send(delivery_id=delivery.pk)
+        outcomes[delivery.event] = (sent or delivery).status
+    return outcomes
 
 
 # --- calibration -> policy proposal ------------------------------------------------------
@@ -524,7 +529,10 @@ def threshold_propose(
 
 __all__ = [
     "Measurement",
+    "alert_email",
     "alert_notify",
+    "alert_payload",
+    "alert_publish",
     "alert_raise",
     "alert_resolve",
     "baseline_create",

@@ -40,6 +40,7 @@ from reviewapp.permissions import (
 )
 from reviewapp.services.access import refusals_audited, refuse
 from reviewapp.services.audit import audit_event_build, audit_record, audit_record_many
+from reviewapp.services.webhooks import cases_expired_publish
 
 CLAIM_RETRIES = 5
 BATCH_SIZE = 500
@@ -472,6 +473,8 @@ def cases_escalate_overdue() -> int:
 
 
 def _cases_expire_now(cases: list[Case], now: datetime) -> int:
+    """Expire CASES (locked, in the job's transaction): status, audit event per case, and the
+    ``case.expired`` event for the pull feed and the model's webhook (cases_expired_publish)."""
     by_fallback: dict[str, list[int]] = {}
     events = []
     for case in cases:
@@ -489,18 +492,20 @@ def _cases_expire_now(cases: list[Case], now: datetime) -> int:
             status=CaseStatus.EXPIRED, expired_at=now, fallback_applied=fallback
         )
     audit_record_many(events)
+    cases_expired_publish(cases=cases)
     return len(cases)
 
 
 def cases_expire() -> int:
     """Expire queued or escalated cases past their availability lifetime and record the
-    policy's fallback: ``apply_model`` (the model's label stands), ``reject`` or ``hold``."""
+    policy's fallback: ``apply_model`` (the model's label stands), ``reject`` or ``hold``;
+    each expiry is published as a ``case.expired`` event (feed and webhook)."""
     return _in_batches(
         lambda now: (
             Case.objects.filter(
                 status__in=(CaseStatus.QUEUED, CaseStatus.ESCALATED), expires_at__lte=now
             )
-            .select_related("policy")
+            .select_related("policy", "ml_model", "model_version")
             .order_by("expires_at", "id")
         ),
         _cases_expire_now,

@@ -1,32 +1,51 @@
-"""Decisions back to the calling systems: the transactional outbox of webhook deliveries.
+"""Events back to the calling systems: the transactional outbox of webhook and email deliveries.
 
-``decision_publish`` writes a WebhookDelivery row in the decision's own transaction and asks a
-worker to send it once that transaction commits, so a slow or dead receiver never slows a
-decision down. A worker claims a due delivery (SELECT ... FOR UPDATE SKIP LOCKED, then a short
-lease), POSTs it outside any transaction, records the attempt and schedules the next one with
-exponential backoff and jitter; after REVIEWAPP_WEBHOOK_MAX_ATTEMPTS it is dead-lettered until
-a model owner re-sends it. The HTTP side lives in ``reviewapp.outbound``: callback URLs pass its
-SSRF guard at registration and again at every send, the body is signed with the model's secret
-(``X-Reviewapp-Signature``), and the connection goes to the address that was checked (no DNS
-rebinding).
+Every notification is one WebhookDelivery row written in the transaction of the change it
+reports, sent by a worker once that transaction commits, so a slow or dead receiver never
+slows the change down and a broker outage loses nothing (the periodic sweep sends what was
+not enqueued):
+
+- ``case.decided`` (``decision_publish``, in case_decide's transaction) and ``case.expired``
+  (``cases_expired_publish``, in the availability job's transaction, which also writes the
+  FeedEvent the pull feed serves) go to the model's callback URL as registered at send time;
+- ``alert.raised`` (a tripwire's alert, written by services.health through ``event_publish``)
+  goes to the URL it was written with (the tripwire's ``notify_url``);
+- ``alert.email`` is the same alert as an email (``url`` is ``mailto:<address>``), sent with
+  Django's mail backend (EMAIL_URL) from REVIEWAPP_ALERT_FROM_EMAIL.
+
+All of them share the signing, the attempt log, backoff, dead-lettering and the re-send.
+
+A worker claims a due delivery (SELECT ... FOR UPDATE SKIP LOCKED, then a short lease), sends
+it outside any transaction, records the attempt and schedules the next one with exponential
+backoff and jitter; after REVIEWAPP_WEBHOOK_MAX_ATTEMPTS it is dead-lettered until a model
+owner re-sends it. The HTTP side lives in ``reviewapp.outbound``: URLs pass its SSRF guard at
+registration and again at every send, the body is signed (``X-Reviewapp-Signature``, see
+``delivery_destination`` for the secret), and the connection goes to the address that was
+checked (no DNS rebinding).
 """
 
 import json
 import logging
 import random
 import secrets
+import time
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.core.mail import send_mail
+from django.db import connection, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from reviewapp.errors import Conflict
 from reviewapp.jobs import WEBHOOK_DELIVER, job_enqueue_on_commit
 from reviewapp.models import (
+    Alert,
+    Case,
     Decision,
     DeliveryStatus,
+    FeedEvent,
     MLModel,
     User,
     WebhookAttempt,
@@ -40,7 +59,7 @@ from reviewapp.outbound import (
     url_check,
 )
 from reviewapp.permissions import Capability, user_has
-from reviewapp.selectors.feed import decision_event
+from reviewapp.selectors.feed import case_expired_event, decision_event, feed_event_body
 from reviewapp.services.access import refuse
 from reviewapp.services.audit import audit_record
 
@@ -48,6 +67,13 @@ logger = logging.getLogger(__name__)
 
 DUE_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.RETRYING)
 USER_AGENT = "reviewapp-webhooks/1"
+CASE_DECIDED = "case.decided"
+CASE_EXPIRED = "case.expired"
+ALERT_RAISED = "alert.raised"
+ALERT_EMAIL = "alert.email"
+# Events that go where they were written to (not to the model's callback URL).
+OWN_DESTINATION_EVENTS = frozenset({ALERT_RAISED, ALERT_EMAIL})
+MAILTO = "mailto:"
 
 
 # --- registering the callback -------------------------------------------------------------
@@ -124,21 +150,83 @@ def webhook_remove(*, ml_model: MLModel, actor: User | None) -> MLModel:
 # --- the outbox ---------------------------------------------------------------------------
 
 
+def event_publish(
+    *,
+    ml_model: MLModel,
+    event: str,
+    url: str,
+    payload: dict,
+    decision: Decision | None = None,
+    alert: Alert | None = None,
+) -> WebhookDelivery:
+    """Write one outbox row in the caller's transaction; a worker sends it after commit."""
+    delivery = WebhookDelivery.objects.create(
+        ml_model=ml_model, decision=decision, alert=alert, event=event, url=url, payload=payload
+    )
+    _enqueue_after_commit(delivery.pk)
+    return delivery
+
+
 def decision_publish(*, decision: Decision) -> WebhookDelivery | None:
     """Called by case_decide inside its transaction: queue the decision for the model's
     webhook (when one is registered). The pull feed needs nothing here: it reads decisions."""
     ml_model = decision.ml_model
     if not ml_model.webhook_url:
         return None
-    delivery = WebhookDelivery.objects.create(
+    return event_publish(
         ml_model=ml_model,
-        decision=decision,
-        event="case.decided",
+        event=CASE_DECIDED,
         url=ml_model.webhook_url,
         payload=decision_event(decision),
+        decision=decision,
     )
-    _enqueue_after_commit(delivery.pk)
-    return delivery
+
+
+def cases_expired_publish(*, cases: list[Case]) -> list[FeedEvent]:
+    """Called by the availability job inside its transaction once CASES are stored as expired
+    (with ``expired_at`` and ``fallback_applied`` set, ``ml_model`` and ``model_version``
+    loaded): one ``case.expired`` FeedEvent per case for the pull feed, and one outbox row
+    per case whose model has a callback URL. On SQLite each event records its model's
+    greatest decision id, its place in the feed (this transaction holds the write lock)."""
+    if not cases:
+        return []
+    after: dict[int, int] = {}
+    sqlite = connection.vendor != "postgresql"
+    if sqlite:
+        after = dict(
+            Decision.objects.filter(ml_model_id__in={c.ml_model_id for c in cases})
+            .values("ml_model_id")
+            .annotate(last=Max("id"))
+            .values_list("ml_model_id", "last")
+        )
+    events = FeedEvent.objects.bulk_create(
+        [
+            FeedEvent(
+                ml_model_id=case.ml_model_id,
+                case=case,
+                event=CASE_EXPIRED,
+                payload=case_expired_event(case),
+                created_at=case.expired_at,
+                feed_after_decision=after.get(case.ml_model_id, 0) if sqlite else None,
+            )
+            for case in cases
+        ]
+    )
+    deliveries = WebhookDelivery.objects.bulk_create(
+        [
+            WebhookDelivery(
+                ml_model_id=case.ml_model_id,
+                event=CASE_EXPIRED,
+                url=case.ml_model.webhook_url,
+                payload=feed_event_body(event),
+            )
+            for case, event in zip(cases, events, strict=True)
+            if case.ml_model.webhook_url
+        ]
+    )
+    for delivery in deliveries:
+        _enqueue_after_commit(delivery.pk)
+    return events
 
 
 def _enqueue_after_commit(delivery_id: int) -> None:
@@ -154,7 +242,8 @@ def delivery_resend(*, delivery: WebhookDelivery, actor: User) -> WebhookDeliver
         WebhookDelivery.objects.select_for_update().select_related("ml_model").get(pk=delivery.pk)
     )
     _require_owner(actor, delivery.ml_model)
-    if not delivery.ml_model.webhook_url:
+    own_destination = delivery.event in OWN_DESTINATION_EVENTS
+    if not own_destination and not delivery.ml_model.webhook_url:
         raise Conflict("The model has no webhook URL; set one before re-sending.")
     if delivery.status == DeliveryStatus.PENDING:
         raise Conflict("This delivery is already waiting to be sent.")
@@ -162,13 +251,19 @@ def delivery_resend(*, delivery: WebhookDelivery, actor: User) -> WebhookDeliver
     delivery.status = DeliveryStatus.PENDING
     delivery.attempts = 0
     delivery.next_attempt_at = timezone.now()
-    delivery.url = delivery.ml_model.webhook_url
+    if not own_destination:
+        delivery.url = delivery.ml_model.webhook_url
     delivery.save(update_fields=["status", "attempts", "next_attempt_at", "url"])
     audit_record(
         actor=actor,
         action="webhook.resent",
         target=delivery,
-        changes={"status": [before, DeliveryStatus.PENDING], "decision_id": delivery.decision_id},
+        changes={
+            "status": [before, DeliveryStatus.PENDING],
+            "event": delivery.event,
+            "decision_id": delivery.decision_id,
+            "alert_id": delivery.alert_id,
+        },
     )
     _enqueue_after_commit(delivery.pk)
     return delivery
@@ -219,37 +314,75 @@ def deliveries_due_claim(*, limit: int = 100, now: datetime | None = None) -> li
         )
 
 
+def delivery_destination(delivery: WebhookDelivery, ml_model: MLModel) -> tuple[str, str]:
+    """Where a webhook delivery goes now and the secret that signs it. Model events go to the
+    model's callback URL as registered now, signed with its secret. ``alert.raised`` goes to
+    the URL it was written with (the tripwire's notify URL), signed with the model's webhook
+    secret, or REVIEWAPP_ALERT_SIGNING_SECRET when the model has none (unsigned when neither
+    is set)."""
+    if delivery.event == ALERT_RAISED:
+        return delivery.url, ml_model.webhook_secret or settings.REVIEWAPP_ALERT_SIGNING_SECRET
+    return ml_model.webhook_url, ml_model.webhook_secret
+
+
+def _email_send(delivery: WebhookDelivery) -> HttpOutcome:
+    """Send an ``alert.email`` delivery once; the outcome has no status code, and an error
+    when the backend failed."""
+    payload = delivery.payload
+    started = time.monotonic()
+    error = ""
+    try:
+        if not send_mail(
+            subject=str(payload["subject"]),
+            message=str(payload["body"]),
+            from_email=settings.REVIEWAPP_ALERT_FROM_EMAIL or None,
+            recipient_list=[str(payload["to"])],
+        ):
+            error = "The mail backend sent nothing."
+    except Exception as exc:  # any backend failure (SMTP, DNS, TLS) is this attempt's error
+        error = f"{exc.__class__.__name__}: {exc}"
+    elapsed = int((time.monotonic() - started) * 1000)
+    excerpt = "" if error else f"sent to {payload.get('to', '')}"
+    return HttpOutcome(None, error[:1000], excerpt, elapsed)
+
+
 def delivery_attempt(*, delivery: WebhookDelivery) -> WebhookDelivery:
-    """POST a claimed delivery once and record the attempt: delivered on 2xx; otherwise retry
-    later with backoff, or dead-letter after REVIEWAPP_WEBHOOK_MAX_ATTEMPTS."""
+    """Send a claimed delivery once (POST, or email for ``alert.email``) and record the
+    attempt: delivered on 2xx (or a sent email); otherwise retry later with backoff, or
+    dead-letter after REVIEWAPP_WEBHOOK_MAX_ATTEMPTS (at once when the model's callback URL is
+    gone)."""
     ml_model = MLModel.objects.get(pk=delivery.ml_model_id)
+    if delivery.event == ALERT_EMAIL:
+        outcome = _email_send(delivery)
+        return _attempt_record(delivery=delivery, outcome=outcome, ok=not outcome.error)
     body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
-    outcome: HttpOutcome
-    if not ml_model.webhook_url:
+    url, secret = delivery_destination(delivery, ml_model)
+    if not url:
         outcome = HttpOutcome(None, "The model no longer has a webhook URL.", "", 0)
-    else:
-        outcome = signed_post(
-            url=ml_model.webhook_url,
-            body=body,
-            secret=ml_model.webhook_secret,
-            headers={
-                "Content-Type": "application/json",
-                "User-Agent": USER_AGENT,
-                DELIVERY_HEADER: str(delivery.pk),
-                EVENT_HEADER: delivery.event,
-            },
-        )
-        if outcome.refused:
-            outcome = replace(outcome, error=f"Refused: {outcome.error}")
-        delivery.url = ml_model.webhook_url
-    return _attempt_record(delivery=delivery, outcome=outcome, ml_model=ml_model)
+        return _attempt_record(delivery=delivery, outcome=outcome, ok=False, gone=True)
+    outcome = signed_post(
+        url=url,
+        body=body,
+        secret=secret,
+        headers={
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            DELIVERY_HEADER: str(delivery.pk),
+            EVENT_HEADER: delivery.event,
+        },
+    )
+    if outcome.refused:
+        outcome = replace(outcome, error=f"Refused: {outcome.error}")
+    delivery.url = url
+    return _attempt_record(delivery=delivery, outcome=outcome, ok=outcome.ok)
 
 
 def _attempt_record(
-    *, delivery: WebhookDelivery, outcome: HttpOutcome, ml_model: MLModel
+    *, delivery: WebhookDelivery, outcome: HttpOutcome, ok: bool, gone: bool = False
 ) -> WebhookDelivery:
+    """Store one attempt and what follows: delivered, retrying after backoff, or dead (after
+    the last attempt, or at once when GONE: nowhere left to send it)."""
     now = timezone.now()
-    ok = outcome.ok
     with transaction.atomic():
         current = WebhookDelivery.objects.select_for_update().get(pk=delivery.pk)
         WebhookAttempt.objects.create(
@@ -268,9 +401,7 @@ def _attempt_record(
                 now,
                 "",
             )
-        elif (
-            not ml_model.webhook_url or current.attempts >= settings.REVIEWAPP_WEBHOOK_MAX_ATTEMPTS
-        ):
+        elif gone or current.attempts >= settings.REVIEWAPP_WEBHOOK_MAX_ATTEMPTS:
             current.status, current.last_error = DeliveryStatus.DEAD, outcome.error
         else:
             current.status, current.last_error = DeliveryStatus.RETRYING, outcome.error

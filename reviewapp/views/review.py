@@ -12,7 +12,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -28,7 +27,7 @@ from reviewapp.presentation.review import Outcome, decision_outcome
 from reviewapp.selectors.cases import case_for_page
 from reviewapp.selectors.queue import queue_overview, review_models_for
 from reviewapp.services.access import capability_require, case_for_user, model_for_user
-from reviewapp.services.audit import audit_record
+from reviewapp.services.audit import case_views_record
 from reviewapp.services.decisions import case_decide
 from reviewapp.services.queue import (
     case_claim_next,
@@ -219,8 +218,7 @@ def review_case(request: HttpRequest, case_id: int) -> HttpResponse:
     case = _case_for_reviewer(request, case_id, action="case.view")
     if not claim_is_live(case, request.user):
         raise _not_yours(case)
-    with transaction.atomic():
-        audit_record(actor=request.user, action="case.viewed", target=case)
+    case_views_record(actor=request.user, cases=[case])
     return _render_case(request, case)
 
 

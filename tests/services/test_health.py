@@ -16,12 +16,15 @@ from reviewapp.models import (
     AuditEvent,
     Case,
     CaseStatus,
+    DeliveryStatus,
     DriftBaseline,
     PolicyStatus,
     RoutingPolicy,
     TripwireKind,
+    WebhookDelivery,
 )
 from reviewapp.outbound import signature_verify
+from reviewapp.services import webhooks as webhooks_service
 from reviewapp.services.health import (
     alert_resolve,
     baseline_create,
@@ -32,6 +35,7 @@ from reviewapp.services.health import (
     tripwires_check,
 )
 from reviewapp.services.policies import policy_decide
+from reviewapp.tasks.webhooks import webhooks_send_due_task
 from tests.selectors.health_data import cases_at, decide
 
 
@@ -227,29 +231,109 @@ def receiver():
     server.server_close()
 
 
-def test_alert_webhook_and_email_are_sent_after_commit(
+def _trip(ml_model, reviewer, on_commit) -> Alert:
+    """Make the accuracy tripwire trip and run the after-commit work (eager Celery)."""
+    decide(cases_at(ml_model, 10, confidence=0.6), reviewer=reviewer, overrides=5)
+    with on_commit(execute=True):
+        assert tripwires_check()["raised"] == 1
+    return Alert.objects.get()
+
+
+def test_alert_webhook_and_email_are_outbox_deliveries_sent_after_commit(
     ml_model, manager, reviewer, receiver, settings, django_capture_on_commit_callbacks
 ):
-    """A raised alert POSTs its JSON to a real local server and emails; both audited."""
+    """A raised alert writes one alert.raised and one alert.email delivery in its transaction;
+    the outbox task POSTs the JSON to a real local server and sends the email."""
     settings.REVIEWAPP_WEBHOOK_ALLOW_PRIVATE = True
     url, received = receiver
     _accuracy_tripwire(ml_model, manager, notify_url=url, notify_email="oncall@example.com")
-    decide(cases_at(ml_model, 10, confidence=0.6), reviewer=reviewer, overrides=5)
-    with django_capture_on_commit_callbacks(execute=True):
-        tripwires_check()
+    alert = _trip(ml_model, reviewer, django_capture_on_commit_callbacks)
+    hook, email = WebhookDelivery.objects.filter(alert=alert).order_by("pk")
+    assert (hook.event, hook.url, hook.ml_model_id) == ("alert.raised", url, ml_model.pk)
+    assert (email.event, email.url) == ("alert.email", "mailto:oncall@example.com")
+    assert (hook.status, email.status) == (DeliveryStatus.DELIVERED, DeliveryStatus.DELIVERED)
+    assert [a.status_code for a in hook.attempt_log.all()] == [204]
+    assert [(a.status_code, a.error) for a in email.attempt_log.all()] == [(None, "")]
     [(path, headers, body)] = received
     assert path == "/alerts"
     assert headers["Content-Type"] == "application/json"
-    assert "X-Reviewapp-Signature" not in headers  # the model has no webhook secret
+    assert headers["X-Reviewapp-Delivery"] == str(hook.pk)
+    assert "X-Reviewapp-Signature" not in headers  # no model secret, no fallback secret set
+    assert body == hook.payload
     assert body["event"] == "alert.raised"
-    assert body["model"] == ml_model.slug
-    assert body["kind"] == "accuracy_drop"
+    assert (body["alert_id"], body["model"], body["kind"]) == (
+        alert.pk,
+        ml_model.slug,
+        "accuracy_drop",
+    )
     assert body["value"] == pytest.approx(0.5)
+    [message] = mail.outbox
+    assert message.to == ["oncall@example.com"]
+    assert message.from_email == settings.REVIEWAPP_ALERT_FROM_EMAIL
+    assert ml_model.slug in message.subject
+    assert ml_model.slug in message.body
+    assert alert.message in message.body
+
+
+def test_alert_email_uses_the_configured_sender(
+    ml_model, manager, reviewer, settings, django_capture_on_commit_callbacks
+):
+    """REVIEWAPP_ALERT_FROM_EMAIL is the sender; the mail names the model and the message."""
+    settings.REVIEWAPP_ALERT_FROM_EMAIL = "alerts@reviewapp.example"
+    _accuracy_tripwire(ml_model, manager, notify_email="oncall@example.com")
+    alert = _trip(ml_model, reviewer, django_capture_on_commit_callbacks)
+    [message] = mail.outbox
+    assert message.from_email == "alerts@reviewapp.example"
+    assert message.subject == f"[reviewapp] {ml_model.slug}: {alert.get_kind_display()}"
+    assert f"({ml_model.slug})" in message.body
+    assert "Live accuracy 50.0%" in message.body
+    assert WebhookDelivery.objects.get(alert=alert).status == DeliveryStatus.DELIVERED
+
+
+def test_alert_email_failure_is_retried_then_delivered(
+    ml_model, manager, reviewer, monkeypatch, django_capture_on_commit_callbacks
+):
+    """A mail backend failure is a recorded attempt with its error; the retry sends it."""
+    _accuracy_tripwire(ml_model, manager, notify_email="oncall@example.com")
+    failures = [ConnectionRefusedError("smtp down")]
+    real_send = webhooks_service.send_mail
+
+    def flaky_send(**kwargs):
+        if failures:
+            raise failures.pop()
+        return real_send(**kwargs)
+
+    monkeypatch.setattr(webhooks_service, "send_mail", flaky_send)
+    alert = _trip(ml_model, reviewer, django_capture_on_commit_callbacks)
+    delivery = WebhookDelivery.objects.get(alert=alert)
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.RETRYING, 1)
+    assert delivery.last_error == "ConnectionRefusedError: smtp down"
+    assert mail.outbox == []
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
+    webhooks_send_due_task()
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.DELIVERED, 2)
     assert len(mail.outbox) == 1
-    assert ml_model.slug in mail.outbox[0].subject
-    [event] = _events("alert.notified")
-    assert event.changes["webhook"] == "delivered: HTTP 204"
-    assert event.changes["email"] == "sent"
+
+
+def test_alert_email_waits_in_the_outbox_when_the_broker_is_down(
+    ml_model, manager, reviewer, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The alert commits even when enqueueing fails; the periodic sweep sends the email."""
+    _accuracy_tripwire(ml_model, manager, notify_email="oncall@example.com")
+
+    def broker_down(name, **kwargs):
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr("reviewapp.jobs.job_enqueue", broker_down)
+    alert = _trip(ml_model, reviewer, django_capture_on_commit_callbacks)
+    delivery = WebhookDelivery.objects.get(alert=alert)
+    assert (delivery.status, mail.outbox) == (DeliveryStatus.PENDING, [])
+    monkeypatch.undo()
+    assert webhooks_send_due_task() == 1
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.DELIVERED
+    assert len(mail.outbox) == 1
 
 
 def test_alert_webhook_is_signed_with_the_models_webhook_secret(
@@ -257,36 +341,62 @@ def test_alert_webhook_is_signed_with_the_models_webhook_secret(
 ):
     """With a webhook secret on the model, the alert POST carries a verifiable signature."""
     settings.REVIEWAPP_WEBHOOK_ALLOW_PRIVATE = True
+    settings.REVIEWAPP_ALERT_SIGNING_SECRET = "operator-secret"
     ml_model.webhook_secret = "alert-s3cret"
     ml_model.save(update_fields=["webhook_secret"])
     url, received = receiver
     _accuracy_tripwire(ml_model, manager, notify_url=url)
-    decide(cases_at(ml_model, 10, confidence=0.6), reviewer=reviewer, overrides=5)
-    with django_capture_on_commit_callbacks(execute=True):
-        tripwires_check()
+    alert = _trip(ml_model, reviewer, django_capture_on_commit_callbacks)
     [(_path, headers, body)] = received
-    raw = json.dumps(body, separators=(",", ":")).encode()
+    raw = json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
     header = headers["X-Reviewapp-Signature"]
     assert header.startswith("t=")
     assert signature_verify(secret="alert-s3cret", header=header, body=raw)
-    assert not signature_verify(secret="another-secret", header=header, body=raw)
+    assert not signature_verify(secret="operator-secret", header=header, body=raw)
     assert headers["X-Reviewapp-Event"] == "alert.raised"
+    assert WebhookDelivery.objects.filter(alert=alert).count() == 1
+
+
+def test_alert_webhook_falls_back_to_the_operator_signing_secret(
+    ml_model, manager, reviewer, receiver, settings, django_capture_on_commit_callbacks
+):
+    """A model without a webhook secret: REVIEWAPP_ALERT_SIGNING_SECRET signs the alert."""
+    settings.REVIEWAPP_WEBHOOK_ALLOW_PRIVATE = True
+    settings.REVIEWAPP_ALERT_SIGNING_SECRET = "operator-secret"
+    url, received = receiver
+    _accuracy_tripwire(ml_model, manager, notify_url=url)
+    _trip(ml_model, reviewer, django_capture_on_commit_callbacks)
+    [(_path, headers, body)] = received
+    raw = json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
+    assert signature_verify(
+        secret="operator-secret", header=headers["X-Reviewapp-Signature"], body=raw
+    )
 
 
 def test_alert_webhook_refused_at_send_time_when_private_is_not_allowed(
     ml_model, manager, reviewer, receiver, settings, django_capture_on_commit_callbacks
 ):
-    """The guard runs again at send time: nothing reaches a loopback server."""
+    """The guard runs again at send time: nothing reaches a loopback server, and the refusal
+    is the delivery's recorded attempt (retried, then dead-lettered like any failure)."""
     settings.REVIEWAPP_WEBHOOK_ALLOW_PRIVATE = True
     url, received = receiver
     _accuracy_tripwire(ml_model, manager, notify_url=url)
     settings.REVIEWAPP_WEBHOOK_ALLOW_PRIVATE = False
-    decide(cases_at(ml_model, 10, confidence=0.6), reviewer=reviewer, overrides=5)
-    with django_capture_on_commit_callbacks(execute=True):
-        tripwires_check()
+    alert = _trip(ml_model, reviewer, django_capture_on_commit_callbacks)
     assert received == []
-    [event] = _events("alert.notified")
-    assert event.changes["webhook"].startswith("refused")
+    delivery = WebhookDelivery.objects.get(alert=alert)
+    assert delivery.status == DeliveryStatus.RETRYING
+    assert delivery.attempt_log.get().error.startswith("Refused: ")
+
+
+def test_alert_without_notify_targets_writes_no_delivery(
+    ml_model, manager, reviewer, django_capture_on_commit_callbacks
+):
+    """A tripwire with neither URL nor email raises its alert and sends nothing."""
+    _accuracy_tripwire(ml_model, manager)
+    _trip(ml_model, reviewer, django_capture_on_commit_callbacks)
+    assert WebhookDelivery.objects.count() == 0
+    assert mail.outbox == []
 
 
 def test_alert_resolve_by_hand(ml_model, manager, reviewer, auditor):

@@ -9,15 +9,21 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 from config.celery_app import app as celery_app
 from reviewapp.errors import Conflict, InvalidInput, PermissionDenied
 from reviewapp.models import (
+    Alert,
     AuditEvent,
+    Case,
     Decision,
     DeliveryStatus,
+    FeedEvent,
     Role,
+    RoutingPolicy,
+    TripwireKind,
     WebhookAttempt,
     WebhookDelivery,
 )
@@ -29,7 +35,8 @@ from reviewapp.outbound import (
     url_check,
 )
 from reviewapp.services.decisions import case_decide
-from reviewapp.services.queue import case_claim_next
+from reviewapp.services.health import tripwire_create, tripwires_check
+from reviewapp.services.queue import case_claim_next, cases_expire
 from reviewapp.services.webhooks import (
     delivery_claim,
     delivery_resend,
@@ -39,6 +46,7 @@ from reviewapp.services.webhooks import (
 )
 from reviewapp.tasks.webhooks import webhooks_send_due_task
 from tests.factories import make_cases, make_model, make_team, make_user
+from tests.selectors.health_data import cases_at, decide
 
 
 class Receiver:
@@ -503,3 +511,129 @@ def test_concurrent_workers_attempt_each_delivery_once(receiver, allow_private, 
     assert len(set(posted)) == 12
     assert WebhookDelivery.objects.filter(status=DeliveryStatus.DELIVERED).count() == 12
     assert WebhookAttempt.objects.count() == 12
+
+
+# --- alerts and expiries through the same outbox --------------------------------------------
+
+
+def trip_alert(ml_model, manager, reviewer, on_commit, **notify) -> Alert:
+    """An accuracy tripwire with NOTIFY targets trips (5 of 10 overridden) after commit."""
+    tripwire_create(
+        ml_model=ml_model, actor=manager, kind=TripwireKind.ACCURACY_DROP, threshold=0.8, **notify
+    )
+    decide(cases_at(ml_model, 10, confidence=0.6), reviewer=reviewer, overrides=5)
+    with on_commit(execute=True):
+        assert tripwires_check()["raised"] == 1
+    return Alert.objects.get()
+
+
+@pytest.mark.django_db
+def test_alert_fails_twice_then_delivered_with_three_attempts(
+    ml_model, manager, reviewer, model_owner, receiver, hooked, django_capture_on_commit_callbacks
+):
+    """An alert.raised delivery is retried like a decision: 500, 503, then 200 is delivered
+    once with three attempts, signed with the model's secret, and listed on the model page."""
+    receiver.plan = deque([500, 503, 200])
+    alert = trip_alert(
+        ml_model, manager, reviewer, django_capture_on_commit_callbacks, notify_url=receiver.url
+    )
+    delivery = WebhookDelivery.objects.get(alert=alert)
+    assert (delivery.event, delivery.decision_id) == ("alert.raised", None)
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.RETRYING, 1)
+    for _ in range(3):
+        make_due()
+        webhooks_send_due_task()
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.DELIVERED, 3)
+    assert [a.status_code for a in delivery.attempt_log.all()] == [500, 503, 200]
+    assert len(receiver.received) == 3
+    assert len(receiver.accepted) == 1
+    last = receiver.received[-1]
+    assert last["headers"]["X-Reviewapp-Event"] == "alert.raised"
+    assert signature_verify(
+        secret=hooked, header=last["headers"]["X-Reviewapp-Signature"], body=last["body"]
+    )
+    body = json.loads(last["body"])
+    assert (body["event"], body["alert_id"], body["model"]) == (
+        "alert.raised",
+        alert.pk,
+        "fraud-screening",
+    )
+    page = Client()
+    page.force_login(model_owner)
+    html = page.get("/models/fraud-screening/deliveries").content.decode()
+    assert f'id="delivery-{delivery.pk}"' in html
+    assert "alert.raised" in html
+    assert "HTTP 503" in html
+
+
+@pytest.mark.django_db
+def test_alert_delivery_goes_to_its_own_url_and_resends_without_a_model_webhook(
+    ml_model, manager, reviewer, model_owner, receiver, settings, django_capture_on_commit_callbacks
+):
+    """An alert notification does not need the model's callback URL: dead-lettered after its
+    attempts, an owner re-sends it to the tripwire's URL."""
+    settings.REVIEWAPP_WEBHOOK_ALLOW_PRIVATE = True
+    settings.REVIEWAPP_WEBHOOK_MAX_ATTEMPTS = 2
+    receiver.plan = deque([500, 500, 204])
+    alert = trip_alert(
+        ml_model, manager, reviewer, django_capture_on_commit_callbacks, notify_url=receiver.url
+    )
+    make_due()
+    webhooks_send_due_task()
+    delivery = WebhookDelivery.objects.get(alert=alert)
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.DEAD, 2)
+    with django_capture_on_commit_callbacks(execute=True):
+        delivery_resend(delivery=delivery, actor=model_owner)
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.url) == (DeliveryStatus.DELIVERED, receiver.url)
+    assert [r["path"] for r in receiver.received] == ["/hooks/reviewapp"] * 3
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("fallback", ["apply_model", "reject", "hold"])
+def test_expired_case_is_posted_as_case_expired(
+    ml_model, receiver, hooked, fallback, django_capture_on_commit_callbacks
+):
+    """Expiry writes a signed case.expired delivery in its transaction: the fallback applied,
+    and for apply_model the model's label as the final label."""
+    RoutingPolicy.objects.filter(ml_model=ml_model).update(fallback_action=fallback)
+    (case_id,) = make_cases(ml_model, 1, label="fraud", confidence=0.55)
+    Case.objects.filter(pk=case_id).update(expires_at=timezone.now() - timedelta(seconds=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert cases_expire() == 1
+    case = Case.objects.get(pk=case_id)
+    [request] = receiver.received
+    assert request["headers"]["X-Reviewapp-Event"] == "case.expired"
+    assert signature_verify(
+        secret=hooked, header=request["headers"]["X-Reviewapp-Signature"], body=request["body"]
+    )
+    body = json.loads(request["body"])
+    event = FeedEvent.objects.get(case=case)
+    assert body == {
+        "event": "case.expired",
+        "event_id": event.pk,
+        "case_id": case.pk,
+        "external_id": case.external_id,
+        "model": "fraud-screening",
+        "model_version": "2.3.0",
+        "fallback_applied": fallback,
+        "final_label": "fraud" if fallback == "apply_model" else None,
+        "expired_at": case.expired_at.isoformat(),
+    }
+    delivery = WebhookDelivery.objects.get(event="case.expired")
+    assert (delivery.status, delivery.payload) == (DeliveryStatus.DELIVERED, body)
+
+
+@pytest.mark.django_db
+def test_expiry_without_a_webhook_writes_only_the_feed_event(
+    ml_model, django_capture_on_commit_callbacks
+):
+    """A model without a callback URL gets the feed event and no outbox row."""
+    ids = make_cases(ml_model, 3)
+    Case.objects.filter(pk__in=ids).update(expires_at=timezone.now() - timedelta(seconds=1))
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        assert cases_expire() == 3
+    assert callbacks == []
+    assert WebhookDelivery.objects.count() == 0
+    assert sorted(FeedEvent.objects.values_list("case_id", flat=True)) == sorted(ids)

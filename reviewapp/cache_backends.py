@@ -1,0 +1,102 @@
+"""A Redis cache that degrades to "no cache" while Redis is down (README, "Failure modes").
+
+The default cache only holds what can be computed again (dashboard digests, audit page
+counts): when Redis refuses, hangs or drops, a read is a miss, a write is skipped, a warning
+is logged (at most once a minute per process) and Redis is left alone for ``RETRY_S``
+seconds (OPTIONS ``"retry_s"``, 5 by default), so a dead Redis costs a page a few recomputed
+figures, never a 500. The rate-limit cache keeps Django's plain RedisCache: the rate limiter
+needs to see the errors to fail open on its own terms (``reviewapp.services.ratelimit``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from typing import Any
+
+from django.core.cache.backends.redis import RedisCache
+
+logger = logging.getLogger("reviewapp.cache")
+
+WARN_EVERY_S = 60.0
+
+
+class FailSafeRedisCache(RedisCache):
+    """Django's RedisCache whose failures are misses (reads) and no-ops (writes)."""
+
+    def __init__(self, server: str, params: dict[str, Any]) -> None:
+        params = dict(params)
+        options = dict(params.get("OPTIONS") or {})
+        self.retry_s = float(options.pop("retry_s", 5.0))
+        options.setdefault("socket_connect_timeout", 0.5)
+        options.setdefault("socket_timeout", 1.0)
+        params["OPTIONS"] = options
+        super().__init__(server, params)
+        self._down_until = 0.0
+        self._last_warning = -math.inf
+        self._lock = threading.Lock()
+
+    def is_down(self) -> bool:
+        """Whether a recent failure keeps this process off Redis for now."""
+        return time.monotonic() < self._down_until
+
+    def _failed(self, operation: str, exc: BaseException) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._down_until = now + self.retry_s
+            warn = now - self._last_warning >= WARN_EVERY_S
+            if warn:
+                self._last_warning = now
+        if warn:
+            logger.warning(
+                "cache %s failed (%s: %s); serving without the cache for %.0f s",
+                operation,
+                type(exc).__name__,
+                exc,
+                self.retry_s,
+            )
+
+    def _call(self, operation: str, fallback: Any, *args: Any, **kwargs: Any) -> Any:
+        if self.is_down():
+            return fallback
+        try:
+            return getattr(super(), operation)(*args, **kwargs)
+        except Exception as exc:  # redis errors, socket errors, timeouts: degrade
+            self._failed(operation, exc)
+            return fallback
+
+    def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
+        return self._call("get", default, key, default, version)
+
+    def get_many(self, keys: Any, version: int | None = None) -> dict:
+        return self._call("get_many", {}, keys, version)
+
+    def has_key(self, key: Any, version: int | None = None) -> bool:
+        return self._call("has_key", False, key, version)
+
+    def add(self, key: Any, value: Any, timeout: Any = ..., version: int | None = None) -> bool:
+        kwargs = {} if timeout is ... else {"timeout": timeout}
+        return self._call("add", False, key, value, version=version, **kwargs)
+
+    def set(self, key: Any, value: Any, timeout: Any = ..., version: int | None = None) -> None:
+        kwargs = {} if timeout is ... else {"timeout": timeout}
+        self._call("set", None, key, value, version=version, **kwargs)
+
+    def set_many(self, data: dict, timeout: Any = ..., version: int | None = None) -> list:
+        kwargs = {} if timeout is ... else {"timeout": timeout}
+        return self._call("set_many", list(data), data, version=version, **kwargs)
+
+    def touch(self, key: Any, timeout: Any = ..., version: int | None = None) -> bool:
+        kwargs = {} if timeout is ... else {"timeout": timeout}
+        return self._call("touch", False, key, version=version, **kwargs)
+
+    def delete(self, key: Any, version: int | None = None) -> bool:
+        return self._call("delete", False, key, version)
+
+    def delete_many(self, keys: Any, version: int | None = None) -> None:
+        self._call("delete_many", None, keys, version)
+
+    def clear(self) -> None:
+        self._call("clear", None)

@@ -14,10 +14,11 @@ from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
-# Redis sockets (applied when the broker is Redis, under any options the settings give): connect and read timeouts (a hung Redis is an error, not a hang), a PING on
-# connections idle for health_check_interval seconds, TCP keepalive. visibility_timeout: how
-# long a message taken by a worker that died without acknowledging it stays invisible (the
-# webhook sweep re-sends due deliveries long before that; every task is safe to run twice).
+# Redis sockets (added when the broker is Redis; the settings may override each): connect
+# and read timeouts (a hung Redis is an error, not a hang), a PING on connections idle for
+# health_check_interval seconds, TCP keepalive. visibility_timeout: how long a message taken
+# by a worker that died without acknowledging it stays invisible (the webhook sweep re-sends
+# due deliveries long before that; every task is safe to run twice).
 REDIS_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": 2,
     "socket_timeout": 10,

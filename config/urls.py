@@ -5,7 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from reviewapp.permissions import Capability, user_has
-from reviewapp.views import core
+from reviewapp.views import core, system
 
 
 def _admin_has_permission(request: HttpRequest) -> bool:
@@ -27,6 +27,8 @@ urlpatterns = [
     path("oidc/", include("mozilla_django_oidc.urls")),
     path("healthz", core.healthz, name="healthz"),
     path("readyz", core.readyz, name="readyz"),
+    # Prometheus (docs/operations.md, "Metrics"): bearer token, or loopback clients only.
+    path("metrics", system.metrics, name="metrics"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(
         "api/docs/",

@@ -9,4 +9,9 @@ class ReviewappConfig(AppConfig):
     def ready(self) -> None:
         # signals: the audit receivers. tasks: register the Celery tasks in every process,
         # since services queue them by name (reviewapp.jobs) rather than importing them.
-        from reviewapp import signals, tasks  # noqa: F401
+        # observability: the Celery signal receivers (request id into tasks, task metrics,
+        # last runs of periodic jobs); structlog shares the standard logging's format.
+        from config.logconfig import structlog_configure
+        from reviewapp import observability, signals, tasks  # noqa: F401
+
+        structlog_configure()

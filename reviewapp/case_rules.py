@@ -1,20 +1,25 @@
 """The rules of a case, each with one owner that services, selectors, the API and the pages
 ask: whether a claim is live, how a blind reviewer's label becomes an accept or an override,
-what routing text a person may read, and how a case is locked for a transition.
+what routing text a person may read, how a case is locked for a transition, and how long a
+decision may be undone (and so when it may be published).
 
 Who may see the model's answer lives in ``permissions.user_may_see_model_answer``.
 """
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.utils import timezone
 
-from reviewapp.models import Case, CaseStatus, DecisionAction, RoutingReason, User
+from reviewapp.models import Case, CaseStatus, Decision, DecisionAction, RoutingReason, User
 from reviewapp.permissions import user_may_see_model_answer
 
 BLIND_ROUTING_TEXT = "Picked for blind review"
 BLIND_ROUTING_CODE = "blind_review"
+# Publication waits this much longer than the undo window, so that an undo accepted just
+# before the window closed has committed before anyone can read the decision.
+UNDO_PUBLISH_MARGIN = timedelta(seconds=2)
 
 
 def claim_is_live(case: Case, user: User, *, now: datetime | None = None) -> bool:
@@ -26,6 +31,37 @@ def claim_is_live(case: Case, user: User, *, now: datetime | None = None) -> boo
         and case.lease_expires_at is not None
         and case.lease_expires_at > now
     )
+
+
+def undo_window() -> timedelta:
+    """How long a reviewer may undo their decision (REVIEWAPP_UNDO_WINDOW_S; 0: never)."""
+    return timedelta(seconds=max(0.0, float(settings.REVIEWAPP_UNDO_WINDOW_S)))
+
+
+def decision_undo_deadline(decision: Decision) -> datetime:
+    """Until when DECISION may be undone (exclusive)."""
+    return decision.decided_at + undo_window()
+
+
+def decision_may_undo(decision: Decision, user: User, *, now: datetime | None = None) -> bool:
+    """USER took DECISION, it is still the case's current one, and its window is open. A
+    blind decision is final at once: saving it showed the model's answer, so a second try
+    would no longer be blind."""
+    now = now or timezone.now()
+    return (
+        not decision.was_blind
+        and decision.reviewer_id == user.pk
+        and decision.superseded_at is None
+        and decision.undone_at is None
+        and now < decision_undo_deadline(decision)
+    )
+
+
+def decision_publish_at(decided_at: datetime) -> datetime:
+    """When a decision taken at DECIDED_AT may be published (webhook, pull feed): once it can
+    no longer be undone. At once when there is no undo window."""
+    window = undo_window()
+    return decided_at + window + UNDO_PUBLISH_MARGIN if window else decided_at
 
 
 def blind_label_outcome(case: Case, *, action: str, final_label: str) -> str:

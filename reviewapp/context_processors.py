@@ -8,11 +8,14 @@ from reviewapp.permissions import Capability, user_has
 
 NAV_LINKS = (
     (Capability.REVIEW, "Review", "review-home"),
+    (Capability.REVIEW, "My decisions", "my-decisions"),
+    (Capability.REVIEW, "My stats", "my-stats"),
     (Capability.VIEW_QUEUE_OVERVIEW, "Queues", "queue-overview"),
     (Capability.VIEW_DASHBOARDS, "Adoption", "dashboard-adoption"),
     (Capability.VIEW_DASHBOARDS, "Model health", "dashboard-health"),
     (Capability.VIEW_MODEL_PAGES, "Models", "model-list"),
     (Capability.VIEW_AUDIT, "Audit log", "audit-log"),
+    (Capability.VIEW_SYSTEM, "System", "system"),
     (Capability.ADMINISTER, "Admin", "admin:index"),
 )
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import SuspiciousOperation
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -51,6 +52,19 @@ TITLES = {
     "conflict": "That changed meanwhile",
 }
 RESTYLED_STATUSES = frozenset({403, 404, 405})
+# A database connection lost mid-request (PostgreSQL restarted, a backend terminated, a
+# failover) is a 503 the client may retry, never a 500 (README, "Failure modes").
+UNAVAILABLE_ERRORS = (OperationalError, InterfaceError)
+RETRY_AFTER_S = 5
+DATABASE_UNAVAILABLE = "The database is unavailable for a moment; try again shortly."
+
+
+def retry_after(response: HttpResponse, exc: Exception | None = None) -> HttpResponse:
+    """Give a 503 its Retry-After header (the error's retry_after_s detail, else 5 s)."""
+    if response.status_code == 503 and not response.has_header("Retry-After"):
+        details = getattr(exc, "details", None) or {}
+        response["Retry-After"] = str(int(details.get("retry_after_s", RETRY_AFTER_S)))
+    return response
 
 
 def is_api(request: HttpRequest) -> bool:
@@ -137,6 +151,9 @@ def _as_status(exc: Exception) -> tuple[int, str, str] | None:
         return 403, "permission_denied", ""
     if isinstance(exc, SuspiciousOperation):
         return 400, "invalid", ""
+    if isinstance(exc, UNAVAILABLE_ERRORS):
+        logger.warning("database unavailable: %s: %s", type(exc).__name__, exc)
+        return 503, "database_unavailable", DATABASE_UNAVAILABLE
     return None
 
 
@@ -171,9 +188,13 @@ class ErrorPageMiddleware:
         denial_audit(exc)
         if is_api(request):
             details = exc.details if isinstance(exc, ReviewAppError) else None
-            return api_error(status, code, message, details)
+            return retry_after(api_error(status, code, message, details), exc)
         if request.method == "POST" and status == 400 and not getattr(request, "htmx", False):
             back_url, _ = _back_url(request)
             messages.error(request, message)
             return redirect(back_url)
-        return error_page(request, status=status, code=code, message=message)
+        if isinstance(exc, UNAVAILABLE_ERRORS):  # the styled page needs the database
+            response = HttpResponse(message, status=503, content_type="text/plain")
+            response.reviewapp_error = True
+            return retry_after(response, exc)
+        return retry_after(error_page(request, status=status, code=code, message=message), exc)

@@ -97,9 +97,10 @@ def job_broker_reset() -> None:
         _broker.down_until, _broker.failures, _broker.last_warning = 0.0, 0, -math.inf
 
 
-def job_enqueue(name: str, /, **kwargs: Any) -> None:
-    """Queue the task ``name`` with keyword arguments now. Raises ServiceUnavailable (503)
-    when the broker cannot take it, at once while a recent failure is fresh."""
+def job_enqueue(name: str, /, *, countdown: float = 0, **kwargs: Any) -> None:
+    """Queue the task ``name`` with keyword arguments now (to run COUNTDOWN seconds later when
+    given). Raises ServiceUnavailable (503) when the broker cannot take it, at once while a
+    recent failure is fresh."""
     task = job_task(name)
     if current_app.conf.task_always_eager:  # no broker: the task runs here and now
         task.delay(**kwargs)
@@ -107,7 +108,10 @@ def job_enqueue(name: str, /, **kwargs: Any) -> None:
     if job_broker_down():
         raise _unavailable(name)
     try:
-        task.delay(**kwargs)
+        if countdown > 0:
+            task.apply_async(kwargs=kwargs, countdown=countdown)
+        else:
+            task.delay(**kwargs)
     except BROKER_ERRORS as exc:
         now = time.monotonic()
         with _broker.lock:
@@ -127,19 +131,24 @@ def job_enqueue(name: str, /, **kwargs: Any) -> None:
         raise _unavailable(name) from exc
 
 
-def _enqueue_or_log(name: str, kwargs: dict[str, Any]) -> None:
+def _enqueue_or_log(name: str, kwargs: dict[str, Any], *, countdown: float = 0) -> None:
     try:
-        job_enqueue(name, **kwargs)
+        job_enqueue(name, countdown=countdown, **kwargs)
     except ServiceUnavailable:
         logger.info("%s %s left for its periodic sweep (broker unavailable)", name, kwargs)
 
 
-def job_enqueue_on_commit(name: str, /, *, robust: bool = False, **kwargs: Any) -> None:
-    """Queue the task ``name`` once the current transaction commits (at once outside one).
-    ``robust``: a broker outage is logged instead of raised, for work a periodic task picks
-    up anyway; the committed transaction's request still succeeds."""
+def job_enqueue_on_commit(
+    name: str, /, *, robust: bool = False, countdown: float = 0, **kwargs: Any
+) -> None:
+    """Queue the task ``name`` once the current transaction commits (at once outside one),
+    to run COUNTDOWN seconds later when given. ``robust``: a broker outage is logged instead
+    of raised, for work a periodic task picks up anyway; the committed transaction's request
+    still succeeds."""
     job_task(name)  # an unknown name fails now, inside the transaction
     if robust:
-        transaction.on_commit(lambda: _enqueue_or_log(name, kwargs), robust=True)
+        transaction.on_commit(
+            lambda: _enqueue_or_log(name, kwargs, countdown=countdown), robust=True
+        )
     else:
-        transaction.on_commit(lambda: job_enqueue(name, **kwargs))
+        transaction.on_commit(lambda: job_enqueue(name, countdown=countdown, **kwargs))

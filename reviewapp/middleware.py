@@ -49,6 +49,7 @@ REVIEW_PAGE_VIEWS = frozenset(
         "review-release",
         "review-escalate",
         "review-skip",
+        "review-undo",
         "review-renew",
     }
 )

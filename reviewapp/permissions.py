@@ -32,8 +32,11 @@ class Capability(StrEnum):
     MANAGE_MODEL = "manage_model"  # versions, policy proposals, webhook, drift baseline
     APPROVE_POLICY = "approve_policy"  # approve or reject another person's proposal
     MANAGE_HEALTH = "manage_health"  # tripwires and alerts
+    HALT_AUTOMATION = "halt_automation"  # suspend automation, retire or roll back a version
     VIEW_AUDIT = "view_audit"  # the audit log, its export and chain verification
+    VIEW_CASE_RECORD = "view_case_record"  # any case's read-only page (history, audit trail)
     ADMINISTER = "administer"  # users, teams, roles, service accounts (Django admin)
+    VIEW_SYSTEM = "view_system"  # the system page: worker, jobs, outbox, seal lag, queues
 
 
 class Scope(Enum):
@@ -46,7 +49,13 @@ C, T, A = Capability, Scope.TEAM, Scope.ALL
 ROLE_CAPABILITIES: Mapping[str, Mapping[Capability, Scope]] = MappingProxyType(
     {
         Role.REVIEWER: {C.VIEW_CASES: T, C.REVIEW: T},
-        Role.LEAD: {C.VIEW_CASES: T, C.REVIEW: T, C.LEAD: T, C.VIEW_QUEUE_OVERVIEW: T},
+        Role.LEAD: {
+            C.VIEW_CASES: T,
+            C.REVIEW: T,
+            C.LEAD: T,
+            C.VIEW_QUEUE_OVERVIEW: T,
+            C.VIEW_CASE_RECORD: T,
+        },
         Role.MANAGER: {
             C.VIEW_CASES: T,
             C.VIEW_QUEUE_OVERVIEW: T,
@@ -56,6 +65,8 @@ ROLE_CAPABILITIES: Mapping[str, Mapping[Capability, Scope]] = MappingProxyType(
             C.VIEW_MODEL_PAGES: T,
             C.APPROVE_POLICY: T,
             C.MANAGE_HEALTH: T,
+            C.HALT_AUTOMATION: T,
+            C.VIEW_CASE_RECORD: T,
         },
         Role.MODEL_OWNER: {
             C.VIEW_CASES: T,
@@ -65,9 +76,18 @@ ROLE_CAPABILITIES: Mapping[str, Mapping[Capability, Scope]] = MappingProxyType(
             C.VIEW_MODEL_PAGES: T,
             C.MANAGE_MODEL: T,
             C.MANAGE_HEALTH: T,
+            C.HALT_AUTOMATION: T,
+            C.VIEW_CASE_RECORD: T,
         },
-        Role.AUDITOR: {C.VIEW_CASES: A, C.VIEW_DASHBOARDS: A, C.EXPORT: A, C.VIEW_AUDIT: A},
-        Role.ADMIN: {C.ADMINISTER: A},
+        Role.AUDITOR: {
+            C.VIEW_CASES: A,
+            C.VIEW_DASHBOARDS: A,
+            C.EXPORT: A,
+            C.VIEW_AUDIT: A,
+            C.VIEW_CASE_RECORD: A,
+            C.VIEW_SYSTEM: A,
+        },
+        Role.ADMIN: {C.ADMINISTER: A, C.VIEW_SYSTEM: A},
         Role.SERVICE_ACCOUNT: {C.VIEW_CASES: Scope.OWN_MODEL, C.SUBMIT_CASES: Scope.OWN_MODEL},
     }
 )

@@ -2,14 +2,28 @@
 
 from django.urls import include, path
 
-from reviewapp.views import audit, core, dashboards, health, models, queues, review
+from reviewapp.views import (
+    audit,
+    cases,
+    core,
+    dashboards,
+    health,
+    history,
+    models,
+    queues,
+    review,
+    system,
+)
 
 urlpatterns = [
     path("", core.home, name="home"),
     path("review/", include(review.urlpatterns)),
+    path("review/", include(history.urlpatterns)),
+    path("cases/", include(cases.urlpatterns)),
     path("queues/", include(queues.urlpatterns)),
     path("dashboards/health/", include(health.urlpatterns)),
     path("dashboards/", include(dashboards.urlpatterns)),
     path("models/", include(models.urlpatterns)),
     path("audit/", include(audit.urlpatterns)),
+    path("system/", include(system.urlpatterns)),
 ]

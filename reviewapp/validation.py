@@ -11,7 +11,7 @@ recursing, and ``text_problem`` does the same for one string.
 Limits (settings, with these defaults):
 ``REVIEWAPP_MAX_JSON_DEPTH`` (32) nesting levels of objects and lists, the outermost counts as 1;
 ``REVIEWAPP_MAX_JSON_KEY_CHARS`` (200) characters per object key;
-``REVIEWAPP_MAX_JSON_STRING_CHARS`` (10,000) characters per string value.
+``REVIEWAPP_MAX_JSON_STRING_CHARS`` (100,000) characters per string value.
 """
 
 import math
@@ -21,7 +21,7 @@ from django.conf import settings
 
 DEFAULT_MAX_DEPTH = 32
 DEFAULT_MAX_KEY_CHARS = 200
-DEFAULT_MAX_STRING_CHARS = 10_000
+DEFAULT_MAX_STRING_CHARS = 100_000
 CONTAINERS = (dict, list)
 SHOWN_KEY_CHARS = 40  # a key quoted in a path or message is cut to this many characters
 

@@ -36,8 +36,9 @@ echo "== import contracts (lint-imports)"
 
 status=0
 if [[ $have_pg == 1 ]]; then
-  echo "== pass 1/2: SQLite (browser tests run in the PostgreSQL pass)"
-  DATABASE_URL=sqlite:///test.sqlite3 $PY -m pytest -q -m "not browser" -p no:cacheprovider || status=$?
+  echo "== pass 1/2: SQLite (browser and fault-injection tests run in the PostgreSQL pass)"
+  DATABASE_URL=sqlite:///test.sqlite3 $PY -m pytest -q -m "not browser and not faults" \
+    -p no:cacheprovider || status=$?
   # A fresh database per run: pytest-django creates test_<name> and drops it afterwards.
   db="reviewapp_$$"
   base=${PG_ADMIN_URL%/*}

@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 
 from reviewapp.models import (
     Alert,
+    Case,
     Role,
     Tripwire,
     TripwireKind,
@@ -47,6 +48,7 @@ MODEL_PAGES = row(LOGIN, NO, NO, OK, OK, NO, NO, NO, NO)
 OWNERS = row(LOGIN, NO, NO, NO, OK, NO, NO, NO, NO)
 MANAGERS = row(LOGIN, NO, NO, OK, NO, NO, NO, NO, NO)
 HEALTH_MANAGERS = row(LOGIN, NO, NO, OK, OK, NO, NO, NO, NO)
+HALTERS = row(LOGIN, NO, NO, OK, OK, NO, NO, NO, NO)  # suspend automation, retire, roll back
 AUDITORS = row(LOGIN, NO, NO, NO, NO, OK, NO, NO, NO)
 CASE_READERS = row(LOGIN, OK, OK, OK, OK, OK, NO, OK, HIDDEN)
 SUBMITTERS = row(LOGIN, NO, NO, NO, NO, NO, NO, OK, OK)
@@ -67,6 +69,9 @@ TABLE: dict[str, tuple[str, str, dict[str, str]]] = {
     "oidc_logout": ("POST", "/oidc/logout/", row(*[LOGIN] * 9)),
     "healthz": ("GET", "/healthz", EVERYONE),
     "readyz": ("GET", "/readyz", EVERYONE),
+    # Prometheus: the test client is a loopback peer and no token is set, so everyone is
+    # answered here; tests/test_metrics_endpoint.py checks the token and loopback rules.
+    "metrics": ("GET", "/metrics", EVERYONE),
     # The API's documentation is public: it describes the contract, not anyone's data.
     "api-schema": ("GET", "/api/schema/", EVERYONE),
     "api-docs": ("GET", "/api/docs/", EVERYONE),
@@ -78,6 +83,10 @@ TABLE: dict[str, tuple[str, str, dict[str, str]]] = {
     "api-case-release": ("POST", "/api/v1/cases/{case}/release", API_REVIEWERS),
     "api-case-escalate": ("POST", "/api/v1/cases/{case}/escalate", API_REVIEWERS),
     "api-case-renew": ("POST", "/api/v1/cases/{case}/renew", API_REVIEWERS),
+    # Skip and undo: reviewers of the team reach the service, which answers 409 (no claim on
+    # the waiting case, no decision of theirs to undo).
+    "api-case-skip": ("POST", "/api/v1/cases/{case}/skip", API_REVIEWERS),
+    "api-case-undo": ("POST", "/api/v1/cases/{case}/undo", API_REVIEWERS),
     "api-case-reassign": ("POST", "/api/v1/cases/{case}/reassign", API_LEADS),
     "api-case-reopen": ("POST", "/api/v1/cases/{case}/reopen", API_LEADS),
     "api-decisions": ("GET", "/api/v1/decisions?model={slug}", FEED_READERS),
@@ -94,8 +103,17 @@ TABLE: dict[str, tuple[str, str, dict[str, str]]] = {
         "/review/case/{case}/release/",
         row(LOGIN, HIDDEN, HIDDEN, *[NO] * 6),
     ),
+    # Skip is the claimant's, like release; undo answers 409 without a decision to undo.
+    "review-skip": ("POST", "/review/case/{case}/skip/", row(LOGIN, HIDDEN, HIDDEN, *[NO] * 6)),
+    "review-undo": ("POST", "/review/case/{case}/undo/", REVIEWERS),
     "review-escalate": ("POST", "/review/case/{case}/escalate/", REVIEWERS),
     "review-renew": ("POST", "/review/case/{case}/renew/", REVIEWERS),
+    "my-decisions": ("GET", "/review/history/", REVIEWERS),
+    "my-stats": ("GET", "/review/stats/", REVIEWERS),
+    # The read-only case page: roles that read any case of their teams (auditors: every
+    # case); a reviewer only the cases they decided (this one is not: hidden).
+    "case-detail": ("GET", "/cases/{case}/", row(LOGIN, HIDDEN, OK, OK, OK, OK, NO, NO, NO)),
+    "case-reopen": ("POST", "/cases/{case}/reopen/", LEADS),
     "queue-overview": ("GET", "/queues/", OVERVIEW),
     "queue-claim-release": ("POST", "/queues/cases/{case}/release", LEADS),
     "queue-claim-reassign": ("POST", "/queues/cases/{case}/reassign", LEADS),
@@ -124,9 +142,24 @@ TABLE: dict[str, tuple[str, str, dict[str, str]]] = {
     "model-policy-decide": ("POST", "/models/{slug}/policy/{policy}/decide", MANAGERS),
     "model-webhook": ("POST", "/models/{slug}/webhook", OWNERS),
     "model-delivery-resend": ("POST", "/models/{slug}/deliveries/{delivery}/resend", OWNERS),
+    # Versions: owners propose activation, another manager decides; owners and managers
+    # retire, roll back and suspend at once; lifting a suspension: one proposes, a manager
+    # decides.
+    "model-version-propose": ("POST", "/models/{slug}/versions/{version}/propose", OWNERS),
+    "model-version-decide": ("POST", "/models/{slug}/versions/{version}/decide", MANAGERS),
+    "model-version-retire": ("POST", "/models/{slug}/versions/{version}/retire", HALTERS),
+    "model-version-rollback": ("POST", "/models/{slug}/versions/{version}/rollback", HALTERS),
+    "model-automation-suspend": ("POST", "/models/{slug}/automation/suspend", HALTERS),
+    "model-automation-resume": ("POST", "/models/{slug}/automation/resume", HALTERS),
+    "model-automation-resume-decide": (
+        "POST",
+        "/models/{slug}/automation/resume/decide",
+        MANAGERS,
+    ),
     "audit-log": ("GET", "/audit/", AUDITORS),
     "audit-export": ("GET", "/audit/export/", AUDITORS),
     "audit-verify": ("POST", "/audit/verify/", AUDITORS),
+    "system": ("GET", "/system/", row(LOGIN, NO, NO, NO, NO, OK, OK, NO, NO)),
 }
 # The Django admin is its own gate (admins only), checked separately below.
 EXCLUDED_PREFIXES = ("admin/",)
@@ -196,6 +229,7 @@ def world(db):
         "tripwire": tripwire.pk,
         "alert": alert.pk,
         "delivery": delivery.pk,
+        "version": Case.objects.get(pk=case_id).model_version_id,
     }
     return people, ids
 

@@ -23,6 +23,7 @@ EXPECTED: dict[str, dict[str, str]] = {
         "review": "team",
         "lead": "team",
         "view_queue_overview": "team",
+        "view_case_record": "team",
     },
     Role.MANAGER: {
         "view_cases": "team",
@@ -33,6 +34,8 @@ EXPECTED: dict[str, dict[str, str]] = {
         "view_model_pages": "team",
         "approve_policy": "team",
         "manage_health": "team",
+        "halt_automation": "team",
+        "view_case_record": "team",
     },
     Role.MODEL_OWNER: {
         "view_cases": "team",
@@ -42,14 +45,18 @@ EXPECTED: dict[str, dict[str, str]] = {
         "view_model_pages": "team",
         "manage_model": "team",
         "manage_health": "team",
+        "halt_automation": "team",
+        "view_case_record": "team",
     },
     Role.AUDITOR: {
         "view_cases": "all",
         "view_dashboards": "all",
         "export": "all",
         "view_audit": "all",
+        "view_case_record": "all",
+        "view_system": "all",
     },
-    Role.ADMIN: {"administer": "all"},
+    Role.ADMIN: {"administer": "all", "view_system": "all"},
     Role.SERVICE_ACCOUNT: {"view_cases": "own", "submit_cases": "own"},
 }
 

@@ -85,20 +85,22 @@ def test_lookup(ml_model, reviewer_api, django_assert_num_queries):
 
 @pytest.mark.django_db(transaction=True)  # the feed reads only committed decisions
 def test_feed_page(ml_model, reviewer, sa, django_assert_num_queries):
-    """Feed: token, a page of decisions, one audit event (SQLite logs its BEGIN IMMEDIATE)."""
+    """Feed: token, the page's positions (one UNION statement over decisions and feed events,
+    one snapshot), its decisions, one audit event (its own autocommit INSERT)."""
     factories.make_cases(ml_model, 5)
     for _ in range(5):
         case = case_claim_next(ml_model=ml_model, reviewer=reviewer)
         case_decide(case=case, reviewer=reviewer, action="accept")
-    with django_assert_num_queries(pin(sqlite=6, postgresql=5)):
+    with django_assert_num_queries(pin(sqlite=4, postgresql=4)):
         response = sa.get("/api/v1/decisions")
     assert len(response.json()["results"]) == 5
 
 
 def test_review_page(ml_model, reviewer, client, django_assert_num_queries):
-    """The reviewer's case page: session, user, case with joins, teams, audit view event."""
+    """The reviewer's case page: session, user, case with joins, teams, audit view event, and
+    the progress line (decided today, waiting in the queue)."""
     factories.make_cases(ml_model, 1)
     case = case_claim_next(ml_model=ml_model, reviewer=reviewer)
     client.force_login(reviewer)
-    with django_assert_num_queries(pin(sqlite=7, postgresql=7)):
+    with django_assert_num_queries(pin(sqlite=9, postgresql=9)):
         assert client.get(reverse("review-case", args=[case.pk])).status_code == 200

@@ -6,6 +6,8 @@ from pathlib import Path
 import environ
 from celery.schedules import crontab
 
+from config.logconfig import logging_settings
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
@@ -36,6 +38,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "reviewapp.middleware.RequestContextMiddleware",
+    # Latency histogram and one access log line per request (inside the request context).
+    "reviewapp.observability.ObservabilityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -265,6 +269,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "reviewapp.tasks.tripwires_check_task",
         "schedule": crontab(minute="*/10"),
     },
+    # Its recorded last run is the worker heartbeat (/metrics, the system page).
+    "worker-heartbeat": {"task": "reviewapp.tasks.worker_heartbeat_task", "schedule": 30.0},
 }
 
 # reviewapp
@@ -286,17 +292,34 @@ REVIEWAPP_WEBHOOK_TIMEOUT_S = env.float("REVIEWAPP_WEBHOOK_TIMEOUT_S", default=5
 REVIEWAPP_OUTBOX_STALE_S = env.int("REVIEWAPP_OUTBOX_STALE_S", default=600)
 REVIEWAPP_BROKER_RETRY_S = env.float("REVIEWAPP_BROKER_RETRY_S", default=5.0)
 REVIEWAPP_WEBHOOK_MAX_ATTEMPTS = 8
+# The review workflow (README, "Skip and undo"): a skipped case is offered to the same reviewer
+# again only after REVIEWAPP_SKIP_COOLDOWN_S unless nothing else waits; a reviewer may undo
+# their decision for REVIEWAPP_UNDO_WINDOW_S, and nothing is published before that (0: no undo).
+REVIEWAPP_SKIP_COOLDOWN_S = env.int("REVIEWAPP_SKIP_COOLDOWN_S", default=600)
+REVIEWAPP_UNDO_WINDOW_S = env.float("REVIEWAPP_UNDO_WINDOW_S", default=10.0)
 REVIEWAPP_AUDIT_SEAL_LAG_S = env.int("REVIEWAPP_AUDIT_SEAL_LAG_S", default=10)
 REVIEWAPP_AUDIT_SEAL_CHUNK = 1000
 REVIEWAPP_SHOW_DEMO_PASSWORDS = False
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-}
+# Logs (config/logconfig.py; docs/operations.md, "Logs"): REVIEWAPP_LOG_FORMAT=json writes one
+# JSON object per line with timestamp, level, event, request_id, route, status, duration_ms and
+# the user's pseudonym (production's default); "text" one readable line (make run's default).
+# A settings module that changes REVIEWAPP_LOG_FORMAT rebuilds LOGGING with logging_settings.
+REVIEWAPP_LOG_FORMAT = env("REVIEWAPP_LOG_FORMAT", default="text")
+LOG_LEVEL = env("LOG_LEVEL", default="INFO")
+LOGGING = logging_settings(REVIEWAPP_LOG_FORMAT, level=LOG_LEVEL)
+# Celery workers keep this logging configuration (and format) instead of installing their own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# Prometheus (/metrics; docs/operations.md, "Metrics"): with REVIEWAPP_METRICS_TOKEN set a
+# scrape must send "Authorization: Bearer <token>"; without it only loopback clients that came
+# through no proxy are answered. Under gunicorn and Celery set PROMETHEUS_MULTIPROC_DIR (an
+# environment variable, read by prometheus-client) to a directory emptied at start.
+REVIEWAPP_METRICS_TOKEN = env("REVIEWAPP_METRICS_TOKEN", default="")
+# A Celery worker on a host without a web process serves its task metrics on this port (0: off)
+# and address; its host's firewall decides who may scrape it.
+REVIEWAPP_WORKER_METRICS_PORT = env.int("REVIEWAPP_WORKER_METRICS_PORT", default=0)
+REVIEWAPP_WORKER_METRICS_ADDR = env("REVIEWAPP_WORKER_METRICS_ADDR", default="127.0.0.1")
 
 # Seal heads of the audit chain, appended outside the database (see README, "Audit anchor").
 REVIEWAPP_AUDIT_ANCHOR_FILE = env(

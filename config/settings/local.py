@@ -1,7 +1,9 @@
 """The embedded default: SQLite, Celery through a file transport (no broker server), demo data."""
 
+from config.logconfig import logging_settings
+
 from .base import *  # noqa: F403
-from .base import BASE_DIR, env
+from .base import BASE_DIR, LOG_LEVEL, env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="insecure-local-only-key-not-for-production")
@@ -20,3 +22,7 @@ if CELERY_BROKER_URL == "filesystem://":
         "store_processed": False,
     }
 CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / "var" / "celerybeat-schedule")
+
+# Readable log lines for `make run` (REVIEWAPP_LOG_FORMAT=json to see what production writes).
+REVIEWAPP_LOG_FORMAT = env("REVIEWAPP_LOG_FORMAT", default="text")
+LOGGING = logging_settings(REVIEWAPP_LOG_FORMAT, level=LOG_LEVEL)

@@ -1,7 +1,9 @@
 """Production: PostgreSQL, Redis, gunicorn behind a TLS proxy. Secrets have no defaults."""
 
+from config.logconfig import logging_settings
+
 from .base import *  # noqa: F403
-from .base import env
+from .base import LOG_LEVEL, env
 
 DEBUG = False
 SECRET_KEY = env("DJANGO_SECRET_KEY")
@@ -26,3 +28,7 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+
+# One JSON object per log line for the log collector (docs/operations.md, "Logs").
+REVIEWAPP_LOG_FORMAT = env("REVIEWAPP_LOG_FORMAT", default="json")
+LOGGING = logging_settings(REVIEWAPP_LOG_FORMAT, level=LOG_LEVEL)

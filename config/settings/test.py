@@ -34,6 +34,8 @@ REVIEWAPP_AUDIT_SEAL_LAG_S = 0
 # Keep seal heads of throwaway test databases out of var/ (tests that read it override it).
 REVIEWAPP_AUDIT_ANCHOR_FILE = str(Path(tempfile.gettempdir()) / "reviewapp-test-audit-anchor.jsonl")
 REVIEWAPP_WEBHOOK_ALLOW_PRIVATE = False
+# Decisions publish at once (no undo window) unless a test of the window sets one.
+REVIEWAPP_UNDO_WINDOW_S = 0
 AXES_ENABLED = True
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

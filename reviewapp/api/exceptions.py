@@ -73,4 +73,7 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         return None
     if getattr(exc, "wait", None):
         response["Retry-After"] = str(int(exc.wait))
+    elif response.status_code == 503:  # a part is down (ServiceUnavailable): when to retry
+        details = getattr(exc, "details", None) or {}
+        response["Retry-After"] = str(int(details.get("retry_after_s", 5)))
     return response

@@ -23,7 +23,12 @@ from reviewapp.errors import Conflict, InvalidInput, PayloadTooLarge
 from reviewapp.selectors.cases import cases_by_external_id, visible_case_with_decision
 from reviewapp.services.access import case_for_user, service_model_for
 from reviewapp.services.audit import case_views_record
-from reviewapp.services.intake import batch_items_or_error, case_submit_one, cases_submit
+from reviewapp.services.intake import (
+    VERSION_RETIRED,
+    batch_items_or_error,
+    case_submit_one,
+    cases_submit,
+)
 
 
 class ContributionSerializer(serializers.Serializer):
@@ -81,8 +86,9 @@ class CaseListCreateApi(APIView):
         ml_model = service_model_for(user=request.user, action="case.submit", endpoint=request.path)
         result = case_submit_one(ml_model=ml_model, item=request.data, submitted_by=request.user)
         if result.status == "error":
-            error = Conflict if result.code == "conflict" else InvalidInput
-            raise error(result.message(), details=dict(result.errors))
+            # conflict and version_retired are 409s (with their own code), the rest 400s.
+            error = Conflict if result.code in ("conflict", VERSION_RETIRED) else InvalidInput
+            raise error(result.message(), details=dict(result.errors), code=result.code or None)
         if result.case is not None:  # just created: nothing to read back, no decision yet
             case = result.case
             case.current_decisions = []

@@ -1,7 +1,7 @@
 """The review workflow over REST, so another tool can embed what the web pages do: claim the
-next case of a queue, decide, release, escalate, renew a lease; and for leads reassign a
-claim and reopen a decision. One class per operation; each validates, calls one service and
-renders."""
+next case of a queue, decide, undo one's decision within the undo window, release, skip,
+escalate, renew a lease; and for leads reassign a claim and reopen a decision. One class per
+operation; each validates, calls one service and renders."""
 
 from django.urls import path
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
@@ -15,6 +15,7 @@ from reviewapp.api.serializers import (
     CaseSerializer,
     ClaimStateSerializer,
     DecisionResultSerializer,
+    SkipResultSerializer,
     error_responses,
 )
 from reviewapp.errors import InvalidInput
@@ -22,13 +23,15 @@ from reviewapp.models import Case, DecisionAction
 from reviewapp.permissions import Capability
 from reviewapp.selectors.queue import user_by_username
 from reviewapp.services.access import case_for_user, model_for_user
-from reviewapp.services.decisions import case_decide, decision_reopen
+from reviewapp.services.decisions import case_decide, decision_reopen, decision_undo
 from reviewapp.services.queue import (
     case_claim_next,
     case_escalate,
     case_lease_renew,
     case_release,
+    case_skip,
     claim_reassign,
+    skip_cooldown,
 )
 
 
@@ -131,6 +134,47 @@ class CaseReleaseApi(APIView):
         return Response(_claim_state(case_release(case=case, actor=request.user)))
 
 
+class CaseSkipApi(APIView):
+    @extend_schema(
+        request=None,
+        responses={200: SkipResultSerializer, **error_responses(401, 403, 404, 409, 429)},
+        summary="Skip a case you hold: it goes back, and your next claims serve other waiting "
+        "cases first",
+        description=(
+            "The case returns to its queue (the leads' queue when escalated). For "
+            "`REVIEWAPP_SKIP_COOLDOWN_S` your claims on this model pass it over unless nothing "
+            "else waits. `409 no_live_claim` when you hold no live claim on it."
+        ),
+        operation_id="case_skip",
+    )
+    def post(self, request: Request, case_id: int) -> Response:
+        case = _case_for(request, case_id, "case.skip")
+        skip = case_skip(case=case, reviewer=request.user)
+        until = skip.skipped_at + skip_cooldown()
+        return Response({**_claim_state(skip.case), "skipped_until": until.isoformat()})
+
+
+class CaseUndoApi(APIView):
+    @extend_schema(
+        request=None,
+        responses={200: CaseSerializer, **error_responses(401, 403, 404, 409, 429)},
+        summary="Undo your decision within the undo window: the case is yours again",
+        description=(
+            "Only the person who decided, within `REVIEWAPP_UNDO_WINDOW_S` (default 10 s) of "
+            "the decision: it is withdrawn before anything was published (webhook, feed) and "
+            "the case is claimed by you again with a fresh lease. `409 undo_window_passed` "
+            "after the window, when the case's decision is not yours, and for a blind "
+            "decision (final at once: saving it showed the model's answer)."
+        ),
+        operation_id="case_undo",
+    )
+    def post(self, request: Request, case_id: int) -> Response:
+        case = _case_for(request, case_id, "case.undo")
+        case = decision_undo(case=case, reviewer=request.user)
+        case.current_decisions = []  # withdrawn: the case has no current decision
+        return Response(case_representation(case, viewer=request.user))
+
+
 class CaseEscalateApi(APIView):
     @extend_schema_serializer(component_name="EscalateInput")
     class InputSerializer(serializers.Serializer):
@@ -209,6 +253,8 @@ urlpatterns = [
     path("queues/<slug:model>/claim", QueueClaimApi.as_view(), name="api-queue-claim"),
     path("cases/<int:case_id>/decision", CaseDecideApi.as_view(), name="api-case-decide"),
     path("cases/<int:case_id>/release", CaseReleaseApi.as_view(), name="api-case-release"),
+    path("cases/<int:case_id>/skip", CaseSkipApi.as_view(), name="api-case-skip"),
+    path("cases/<int:case_id>/undo", CaseUndoApi.as_view(), name="api-case-undo"),
     path("cases/<int:case_id>/escalate", CaseEscalateApi.as_view(), name="api-case-escalate"),
     path("cases/<int:case_id>/renew", CaseRenewApi.as_view(), name="api-case-renew"),
     path("cases/<int:case_id>/reassign", CaseReassignApi.as_view(), name="api-case-reassign"),

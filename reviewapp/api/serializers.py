@@ -206,6 +206,17 @@ class ClaimStateSerializer(serializers.Serializer):
     escalated = serializers.BooleanField()
 
 
+@extend_schema_serializer(component_name="SkipResult")
+class SkipResultSerializer(ClaimStateSerializer):
+    """``api.review.CaseSkipApi``: the skipped case's claim state (back in its queue), and
+    until when its skipper's claims serve other waiting cases first."""
+
+    skipped_until = serializers.DateTimeField(
+        help_text="Until then the case comes back to you only when nothing else waits "
+        "(REVIEWAPP_SKIP_COOLDOWN_S)."
+    )
+
+
 @extend_schema_serializer(component_name="DecisionResult")
 class DecisionResultSerializer(serializers.Serializer):
     """The decision just taken on a case."""

@@ -26,24 +26,41 @@ from reviewapp.models import (
     Case,
     CaseStatus,
     Decision,
+    DriftBaseline,
+    EscalationSource,
     MLModel,
     PolicyStatus,
     Role,
     RoutingPolicy,
     Team,
+    TripwireKind,
     User,
 )
 from reviewapp.services.accounts import service_account_create, team_get_or_create, user_create
+from reviewapp.services.audit import audit_event_build, audit_record_many
 from reviewapp.services.decisions import case_decide
+from reviewapp.services.health import baseline_create, tripwire_create, tripwires_check
 from reviewapp.services.intake import cases_submit
 from reviewapp.services.policies import model_register, policy_decide, policy_propose
-from reviewapp.services.queue import case_claim_next, case_escalate
+from reviewapp.services.queue import case_claim_next, case_escalate, leases_expire
 from reviewapp.services.rollups import rollups_refresh
 
 DEFAULT_DEMO_PASSWORD = "review-demo-2024"  # noqa: S105 - the documented demo password
 TOP_CONTRIBUTIONS = 8
 HISTORY_DAYS = 30
 SUBMIT_BATCH = 250
+# The waiting set: received over the last WAITING_SPAN_MIN minutes, so every waiting case is
+# inside its SLA (240 minutes in the demo policy) and availability lifetime when seeding ends.
+WAITING_SHARE = 0.15
+WAITING_SPAN_MIN = 180
+STALE_SLA_MARGIN = timedelta(minutes=45)
+MIN_BLIND_WAITING = 3
+ESCALATION_NOTE = "Borderline values; I would like a lead to decide."
+# Demo behaviour that gives the dashboards' trust signals something to show: reviewer2 is
+# fast and rarely overrides ("Fast accepts?"); the lead overrides more than peers
+# ("Overrides often?").
+FAST_REVIEWER = "reviewer2"
+OVERRIDING_REVIEWER = "lead"
 
 
 @dataclass(frozen=True)
@@ -131,7 +148,7 @@ DEMO_MODELS = (
     ),
 )
 
-DEMO_POLICY_CHANGES = {"review_threshold": 0.9, "sla_minutes": 240}
+DEMO_POLICY_CHANGES = {"review_threshold": 0.9, "sla_minutes": 240, "blind_sample_rate": 0.1}
 FEEDBACK_OVERRIDE = (
     "Cell nuclei look irregular on the slide; model missed it.",
     "Chemistry points to a different cultivar.",
@@ -150,6 +167,8 @@ class ModelSeedResult:
     decisions_created: int = 0
     service_account: str = ""
     token: str = ""
+    waiting_refreshed: int = 0
+    waiting_added: int = 0
 
 
 @dataclass
@@ -413,11 +432,13 @@ def _history_seed(
             continue
         actual = truth.get(case.external_id, case.predicted_label)
         wrong = actual != case.predicted_label
-        if wrong and rng.random() < 0.85:
+        fast = reviewer.username == FAST_REVIEWER
+        doubtful = reviewer.username == OVERRIDING_REVIEWER
+        if wrong and rng.random() < (0.4 if fast else 0.85):
             action, final_label = "override", actual
             reason = "wrong_label" if rng.random() < 0.7 else rng.choice(codes)
             feedback = rng.choice(FEEDBACK_OVERRIDE)
-        elif not wrong and rng.random() < 0.03:
+        elif not wrong and rng.random() < (0.3 if doubtful else 0.03):
             action = "override"
             final_label = rng.choice([x for x in ml_model.labels if x != case.predicted_label])
             reason = rng.choice(["missing_context", "policy", "data_error"])
@@ -438,19 +459,12 @@ def _history_seed(
             explanation_helpful=helpful,
         )
         wait = timedelta(minutes=min(rng.lognormvariate(3.4, 0.9), 600))
-        spent_ms = int(min(rng.lognormvariate(10.6, 0.6), 900_000))
+        spent_ms = int(min(rng.lognormvariate(9.3 if fast else 10.6, 0.6), 900_000))
         claimed = min(case.created_at + wait, now - timedelta(minutes=5))
         decided = claimed + timedelta(milliseconds=spent_ms)
         decided_times.append((case.pk, decision.pk, claimed, decided, spent_ms))
         result.decisions_created += 1
     _date_back(decided_times)
-    waiting = case_claim_next(ml_model=ml_model, reviewer=reviewers[0])
-    if waiting is not None:  # one escalation left open for the leads
-        case_escalate(
-            case=waiting,
-            actor=reviewers[0],
-            note="Borderline values; I would like a lead to decide.",
-        )
 
 
 def _date_back(rows: list[tuple[int, int, datetime, datetime, int]]) -> None:
@@ -465,6 +479,163 @@ def _date_back(rows: list[tuple[int, int, datetime, datetime, int]]) -> None:
         Decision.objects.bulk_update(
             decisions.values(), ["decided_at", "time_spent_ms"], batch_size=500
         )
+
+
+def _waiting_qs(ml_model: MLModel):
+    return Case.objects.filter(
+        ml_model=ml_model, status__in=(CaseStatus.QUEUED, CaseStatus.ESCALATED)
+    )
+
+
+def _sla_escalations_requeue(ml_model: MLModel, *, now: datetime) -> int:
+    """Cases the SLA timer escalated while the demo stood unused go back to the queue (one
+    audited ``case.requeued`` event each): a fresh start shows a queue, not a backlog."""
+    cases = list(
+        Case.objects.filter(
+            ml_model=ml_model,
+            status=CaseStatus.ESCALATED,
+            escalation_source=EscalationSource.SLA,
+        )
+    )
+    if not cases:
+        return 0
+    events = [
+        audit_event_build(
+            actor=None,
+            action="case.requeued",
+            target=case,
+            changes={
+                "status": [CaseStatus.ESCALATED, CaseStatus.QUEUED],
+                "escalation_source": [EscalationSource.SLA, ""],
+                "note": "demo restart: the queue is refreshed",
+            },
+        )
+        for case in cases
+    ]
+    with transaction.atomic():
+        Case.objects.filter(pk__in=[c.pk for c in cases]).update(
+            status=CaseStatus.QUEUED, escalated_at=None, escalation_source="", escalation_note=""
+        )
+        audit_record_many(events)
+    return len(cases)
+
+
+def _waiting_top_up(
+    spec: DemoModelSpec, *, ml_model: MLModel, account: User, now: datetime, seed: int
+) -> int:
+    """Submit new cases (through intake, audited) when fewer than the demo's share wait, e.g.
+    after the waiting ones expired or were decided in an earlier session."""
+    target = max(5, round(spec.n_cases * WAITING_SHARE))
+    missing = target - _waiting_qs(ml_model).filter(status=CaseStatus.QUEUED).count()
+    if missing <= 0:
+        return 0
+    run = Case.objects.filter(ml_model=ml_model).count()
+    items = _build_items(replace(spec, n_cases=missing * 4), now=now, seed=seed + run)
+    bodies = []
+    for i, (body, _truth, _when) in enumerate(items):
+        bodies.append({**body, "external_id": f"{spec.prefix}-r{run}-{i + 1:05d}"})
+    created = 0
+    for start in range(0, len(bodies), SUBMIT_BATCH):
+        outcomes = cases_submit(
+            ml_model=ml_model, items=bodies[start : start + SUBMIT_BATCH], submitted_by=account
+        )
+        created += sum(o.status == "created" for o in outcomes)
+        if _waiting_qs(ml_model).filter(status=CaseStatus.QUEUED).count() >= target:
+            break
+    return created
+
+
+def _waiting_refresh(ml_model: MLModel, *, now: datetime, force: bool = False) -> int:
+    """Give the waiting cases fresh times when any is near or past its SLA or lifetime: their
+    order kept, received over the last WAITING_SPAN_MIN minutes, SLA and lifetime counted
+    from then (demo data only, like the dating-back of the history). Returns how many moved."""
+    waiting = list(_waiting_qs(ml_model).select_related("policy").order_by("created_at", "id"))
+    stale = force or any(
+        (c.sla_due_at is not None and c.sla_due_at <= now + STALE_SLA_MARGIN)
+        or (c.expires_at is not None and c.expires_at <= now + timedelta(days=1))
+        or c.created_at < now - timedelta(minutes=WAITING_SPAN_MIN + 1)
+        for c in waiting
+    )
+    if not waiting or not stale:
+        return 0
+    step = (WAITING_SPAN_MIN - 2) / max(1, len(waiting) - 1)
+    for i, case in enumerate(waiting):
+        case.created_at = now - timedelta(minutes=WAITING_SPAN_MIN - i * step)
+        case.sla_due_at = case.created_at + timedelta(minutes=case.policy.sla_minutes)
+        case.expires_at = case.created_at + timedelta(minutes=case.policy.availability_minutes)
+        if case.escalated_at is not None:
+            case.escalated_at = max(case.created_at, now - timedelta(minutes=20))
+    Case.objects.bulk_update(
+        waiting, ["created_at", "sla_due_at", "expires_at", "escalated_at"], batch_size=500
+    )
+    return len(waiting)
+
+
+def _blind_ensure(ml_model: MLModel) -> None:
+    """A few waiting cases are blind (the routing's sample picks them; on a small demo it may
+    pick too few, so the first waiting cases are marked before anyone has seen them)."""
+    queued = _waiting_qs(ml_model).filter(status=CaseStatus.QUEUED)
+    missing = MIN_BLIND_WAITING - queued.filter(is_blind=True).count()
+    if missing > 0:
+        ids = list(queued.filter(is_blind=False).order_by("id").values_list("pk", flat=True))
+        Case.objects.filter(pk__in=ids[-missing:]).update(is_blind=True)
+
+
+def _escalation_ensure(spec: DemoModelSpec, *, ml_model: MLModel, people: dict[str, User]) -> None:
+    """One case a reviewer escalated with a note waits for the leads (through the services)."""
+    if (
+        _waiting_qs(ml_model)
+        .filter(status=CaseStatus.ESCALATED, escalation_source=EscalationSource.REVIEWER)
+        .exists()
+    ):
+        return
+    reviewer = people["reviewer"]
+    case = case_claim_next(ml_model=ml_model, reviewer=reviewer)
+    if case is not None:
+        case_escalate(case=case, actor=reviewer, note=ESCALATION_NOTE)
+
+
+def _queue_freshen(
+    spec: DemoModelSpec,
+    *,
+    ml_model: MLModel,
+    people: dict[str, User],
+    result: ModelSeedResult,
+    seed: int,
+) -> None:
+    """Leave a fresh queue, however long ago the demo was last seeded or run: lapsed claims
+    and SLA escalations go back to the queue, expired or decided waiting cases are replaced
+    by new submissions, every waiting case gets fresh times inside its SLA and lifetime, a few
+    are blind and one escalation with its note waits for the leads. Run twice in a row, the
+    second run finds nothing stale and changes nothing."""
+    now = timezone.now()
+    requeued = _sla_escalations_requeue(ml_model, now=now)
+    account = User.objects.filter(service_model=ml_model).order_by("pk").first()
+    result.waiting_added = _waiting_top_up(
+        spec, ml_model=ml_model, account=account, now=now, seed=seed
+    )
+    result.waiting_refreshed = _waiting_refresh(
+        ml_model, now=now, force=bool(requeued or result.waiting_added)
+    )
+    _blind_ensure(ml_model)
+    _escalation_ensure(spec, ml_model=ml_model, people=people)
+
+
+def _health_seed(ml_model: MLModel, *, people: dict[str, User]) -> None:
+    """A drift baseline over the demo month's first weeks and a feature-drift tripwire, so the
+    model-health page has drift to chart and an alert to show (once)."""
+    if DriftBaseline.objects.filter(ml_model=ml_model).exists():
+        return
+    now = timezone.now()
+    baseline_create(
+        ml_model=ml_model,
+        actor=people["owner"],
+        window_start=now - timedelta(days=HISTORY_DAYS + 1),
+        window_end=now - timedelta(days=8),
+    )
+    tripwire_create(
+        ml_model=ml_model, actor=people["owner"], kind=TripwireKind.FEATURE_PSI, threshold=0.1
+    )
 
 
 def _rollups_seed(ml_model: MLModel) -> None:
@@ -493,9 +664,20 @@ def demo_seed(
             _history_seed(
                 spec, ml_model=ml_model, people=people, result=result, seed=seed + 100 * offset
             )
-            if result.cases_created or result.decisions_created:
+            leases_expire()  # claims left from an earlier session go back first
+            _queue_freshen(
+                spec, ml_model=ml_model, people=people, result=result, seed=seed + 100 * offset
+            )
+            _health_seed(ml_model, people=people)
+            if (
+                result.cases_created
+                or result.decisions_created
+                or result.waiting_refreshed
+                or result.waiting_added
+            ):
                 _rollups_seed(ml_model)
             summary.models.append(result)
+        tripwires_check()
     finally:
         random.setstate(state)
     return summary

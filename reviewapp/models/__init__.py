@@ -11,6 +11,7 @@ from reviewapp.models.audit import AuditEvent, AuditSeal
 from reviewapp.models.cases import (
     PRIORITY_BY_NAME,
     Case,
+    CaseSkip,
     CaseStatus,
     Decision,
     DecisionAction,
@@ -24,15 +25,19 @@ from reviewapp.models.metrics import (
     DecisionDailyRollup,
     DriftBaseline,
     Tripwire,
+    TripwireAction,
     TripwireKind,
 )
+from reviewapp.models.ops import JobRun
 from reviewapp.models.registry import (
     DEFAULT_REASON_CODES,
+    AutomationSuspension,
     FallbackAction,
     MLModel,
     ModelVersion,
     PolicyStatus,
     RoutingPolicy,
+    VersionStatus,
 )
 from reviewapp.models.webhooks import (
     DeliveryStatus,
@@ -49,8 +54,10 @@ __all__ = [
     "ApiToken",
     "AuditEvent",
     "AuditSeal",
+    "AutomationSuspension",
     "Case",
     "CaseDailyRollup",
+    "CaseSkip",
     "CaseStatus",
     "Decision",
     "DecisionAction",
@@ -60,6 +67,7 @@ __all__ = [
     "EscalationSource",
     "FallbackAction",
     "FeedEvent",
+    "JobRun",
     "MLModel",
     "Membership",
     "ModelVersion",
@@ -70,8 +78,10 @@ __all__ = [
     "RoutingReason",
     "Team",
     "Tripwire",
+    "TripwireAction",
     "TripwireKind",
     "User",
+    "VersionStatus",
     "WebhookAttempt",
     "WebhookDelivery",
     "token_digest",

@@ -31,6 +31,14 @@ class RoutingReason(models.TextChoices):
     QA_SAMPLE = "qa_sample", "Picked by the random quality sample"
     ADVISORY_MODE = "advisory_mode", "The model is in advisory mode: every case is reviewed"
     INPUT_SCHEMA = "input_schema", "The input does not match the model's input schema"
+    CANDIDATE_VERSION = (
+        "candidate_version",
+        "The model version is a candidate: every case is reviewed until its activation is approved",
+    )
+    AUTOMATION_SUSPENDED = (
+        "automation_suspended",
+        "Automation is suspended for the model: every case is reviewed",
+    )
 
 
 class EscalationSource(models.TextChoices):
@@ -175,7 +183,9 @@ class DecisionAction(models.TextChoices):
 
 class Decision(models.Model):
     """A person's outcome for a case. A case has at most one current decision; a lead's
-    reopen marks it superseded and the next decision becomes current."""
+    reopen marks it superseded and the next decision becomes current. A decision its reviewer
+    undid within the undo window is kept for the record, superseded and ``undone_at`` set; it
+    was never published (webhook, feed)."""
 
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="decisions")
     ml_model = models.ForeignKey(
@@ -196,9 +206,16 @@ class Decision(models.Model):
         null=True, blank=True, help_text="PostgreSQL transaction id, for a gap-free decision feed."
     )
     superseded_at = models.DateTimeField(null=True, blank=True)
+    undone_at = models.DateTimeField(
+        null=True, blank=True, help_text="Withdrawn by its reviewer within the undo window."
+    )
 
     class Meta:
         constraints = [
+            models.CheckConstraint(
+                condition=models.Q(undone_at__isnull=True) | models.Q(superseded_at__isnull=False),
+                name="decision_undone_is_superseded",
+            ),
             models.UniqueConstraint(
                 fields=["case"],
                 condition=models.Q(superseded_at__isnull=True),
@@ -217,3 +234,33 @@ class Decision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} on case {self.case_id}"
+
+
+class CaseSkip(models.Model):
+    """A reviewer passed on a case they held (skip): the case went back to its queue, and
+    that reviewer's claims serve other waiting cases first for REVIEWAPP_SKIP_COOLDOWN_S.
+    One row per skip, so skips count per case and per reviewer."""
+
+    # No single-column indexes: the two below lead with these columns.
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="skips", db_index=False)
+    ml_model = models.ForeignKey(
+        "reviewapp.MLModel", on_delete=models.CASCADE, related_name="case_skips", db_index=False
+    )
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="case_skips",
+        db_index=False,
+    )
+    skipped_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            # The claim's "not skipped by me lately" probe, per candidate case.
+            models.Index(fields=["case", "reviewer", "skipped_at"], name="caseskip_pick_idx"),
+            # The queue overview's counts per reviewer over a recent period.
+            models.Index(fields=["ml_model", "skipped_at"], name="caseskip_model_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"case {self.case_id} skipped by {self.reviewer_id}"

@@ -120,8 +120,14 @@ class TripwireKind(models.TextChoices):
     ACCURACY_DROP = "accuracy_drop", "Live accuracy below N"
 
 
+class TripwireAction(models.TextChoices):
+    ALERT = "alert", "Raise an alert"
+    SUSPEND = "suspend", "Raise an alert and suspend automation"
+
+
 class Tripwire(models.Model):
-    """A rule on a model's health that raises an alert when it trips."""
+    """A rule on a model's health that raises an alert when it trips (and, for the
+    ``suspend`` action, suspends the model's automation: the circuit breaker)."""
 
     ml_model = models.ForeignKey(
         "reviewapp.MLModel", on_delete=models.CASCADE, related_name="tripwires"
@@ -129,6 +135,9 @@ class Tripwire(models.Model):
     kind = models.CharField(max_length=32, choices=TripwireKind.choices)
     threshold = models.FloatField()
     window_days = models.PositiveIntegerField(default=7)
+    action = models.CharField(
+        max_length=8, choices=TripwireAction.choices, default=TripwireAction.ALERT
+    )
     enabled = models.BooleanField(default=True)
     notify_url = models.URLField(max_length=500, blank=True)
     notify_email = models.EmailField(blank=True)

@@ -29,6 +29,12 @@ class MLModel(models.Model):
     )
     webhook_url = models.URLField(max_length=500, blank=True)
     webhook_secret = models.CharField(max_length=128, blank=True)
+    automation_suspended_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Set while the circuit breaker holds (its AutomationSuspension is open): "
+        "every new case goes to people.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -39,20 +45,103 @@ class MLModel(models.Model):
         return self.slug
 
 
+class VersionStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    CANDIDATE = "candidate", "Candidate"
+    SUSPENDED = "suspended", "Suspended"
+    RETIRED = "retired", "Retired"
+
+
 class ModelVersion(models.Model):
-    """One deployed version of a model (``2.3.0``), created on first sight."""
+    """One deployed version of a model (``2.3.0``), created on first sight, and where it is
+    in its lifecycle: the model's first version is ``active``; later ones are ``candidate``
+    (every case goes to people) until the owner proposes activation and another person, a
+    manager, approves it; ``suspended`` is an approved version while the model's circuit
+    breaker holds; ``retired`` refuses new cases (409 ``version_retired``)."""
 
     ml_model = models.ForeignKey(MLModel, on_delete=models.CASCADE, related_name="versions")
     version = models.CharField(max_length=64)
+    status = models.CharField(
+        max_length=10, choices=VersionStatus.choices, default=VersionStatus.CANDIDATE
+    )
+    status_changed_at = models.DateTimeField(default=timezone.now)
+    activated_at = models.DateTimeField(
+        null=True, blank=True, help_text="When it was last approved (or first seen as active)."
+    )
+    activated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    activation_proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    activation_proposed_at = models.DateTimeField(null=True, blank=True)
+    activation_note = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["ml_model", "version"], name="model_version_unique")
+            models.UniqueConstraint(fields=["ml_model", "version"], name="model_version_unique"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=VersionStatus.values), name="model_version_status"
+            ),
+            # A proposal waits only on a candidate.
+            models.CheckConstraint(
+                condition=models.Q(activation_proposed_at__isnull=True)
+                | models.Q(status=VersionStatus.CANDIDATE),
+                name="model_version_proposal_candidate",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.ml_model.slug}@{self.version}"
+
+
+class AutomationSuspension(models.Model):
+    """One period during which a model's automation was suspended (the circuit breaker):
+    suspended at once by one owner or manager (``suspended_by``) or by a tripwire; lifted only
+    when one person proposes it and another, a manager of the team, approves (four eyes).
+    Open while ``lifted_at`` is null; at most one open per model."""
+
+    ml_model = models.ForeignKey(MLModel, on_delete=models.CASCADE, related_name="suspensions")
+    suspended_at = models.DateTimeField(default=timezone.now)
+    suspended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    tripwire = models.ForeignKey(
+        "reviewapp.Tripwire", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.CharField(max_length=500)
+    lift_proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    lift_proposed_at = models.DateTimeField(null=True, blank=True)
+    lift_note = models.TextField(blank=True)
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    lifted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["ml_model"],
+                condition=models.Q(lifted_at__isnull=True),
+                name="suspension_one_open",
+            ),
+            # Four eyes: lifted by someone other than the person who proposed lifting it.
+            models.CheckConstraint(
+                condition=models.Q(lifted_at__isnull=True)
+                | (
+                    models.Q(lifted_by__isnull=False, lift_proposed_by__isnull=False)
+                    & ~models.Q(lifted_by=models.F("lift_proposed_by"))
+                ),
+                name="suspension_lift_four_eyes",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        state = "open" if self.lifted_at is None else "lifted"
+        return f"{self.ml_model_id} automation suspended ({state})"
 
 
 class FallbackAction(models.TextChoices):

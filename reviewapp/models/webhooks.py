@@ -10,6 +10,7 @@ class DeliveryStatus(models.TextChoices):
     DELIVERED = "delivered", "Delivered"
     RETRYING = "retrying", "Retrying"
     DEAD = "dead", "Dead-lettered"
+    CANCELLED = "cancelled", "Cancelled (decision undone)"
 
 
 class WebhookDelivery(models.Model):

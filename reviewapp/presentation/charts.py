@@ -172,7 +172,8 @@ def _legend(names: Sequence[str], x: float, y: float, width: float, first: int =
     parts = ['<g class="chart-legend">']
     cx, cy = x, y
     for i, name in enumerate(names):
-        item_w = 18 + 7 * len(str(name)) + 14
+        # Room for the text at the phone-size font too (dashboards.css enlarges it there).
+        item_w = 18 + 9.5 * len(str(name)) + 14
         if cx + item_w > x + width and cx > x:
             cx, cy = x, cy + 16
         parts.append(

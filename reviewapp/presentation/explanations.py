@@ -14,16 +14,21 @@ TOP_FACTORS = 10
 MAX_TEXT = 36
 MAX_LABEL = 36
 
-# Chart geometry, in SVG user units (the SVG scales to its container through its viewBox).
-CHART_WIDTH = 640
-LABEL_RIGHT = 252  # feature = value text is right-aligned here
-BARS_LEFT = 262
-BARS_RIGHT = 572
-VALUE_RIGHT = 636  # signed weight text is right-aligned here
-ROW_HEIGHT = 28
-BAR_HEIGHT = 16
-TOP_MARGIN = 6
-BOTTOM_MARGIN = 6
+# Chart geometry. The chart is drawn without a viewBox so that its text keeps the page's font
+# size at any width (a scaled-down SVG shrank it to a few pixels on phones). Each factor is a
+# row that stacks its "feature = value" text (left) and signed weight (right) over its bar;
+# horizontal positions are percentages of the chart's width, vertical ones pixels.
+CHART_WIDTH = 100  # percent of the container
+BARS_LEFT = 0  # percent
+BARS_RIGHT = 100  # percent
+LABEL_LEFT = 0  # percent: "feature = value" text starts here
+VALUE_RIGHT = 100  # percent: signed weight text is right-aligned here
+ROW_HEIGHT = 42  # px: text line, then the bar
+TEXT_BASELINE = 15  # px below the row's top
+BAR_TOP = 21  # px below the row's top
+BAR_HEIGHT = 14
+TOP_MARGIN = 2
+BOTTOM_MARGIN = 4
 
 
 def value_text(value: Any, *, limit: int = MAX_TEXT) -> str:
@@ -160,6 +165,15 @@ class ChartBar:
     text_y: float
 
     @property
+    def axis_y1(self) -> float:
+        """Top of this row's piece of the zero axis (the axis stays clear of the text)."""
+        return self.bar_y - 3
+
+    @property
+    def axis_y2(self) -> float:
+        return self.bar_y + BAR_HEIGHT + 3
+
+    @property
     def css_class(self) -> str:
         return "xbar-pos" if self.factor.pushes_toward else "xbar-neg"
 
@@ -174,7 +188,7 @@ class ExplanationChart:
     width: int
     height: int
     axis_x: float
-    label_right: int
+    label_left: int
     value_right: int
 
     @property
@@ -206,7 +220,8 @@ def explanation_chart(factors: list[Factor], *, top: int = TOP_FACTORS) -> Expla
     for i, factor in enumerate(shown):
         row_y = TOP_MARGIN + i * ROW_HEIGHT
         length = abs(factor.weight) * scale
-        # A visible sliver for tiny non-zero weights, so every listed factor has a bar.
+        # A visible sliver (1.5% of the width) for tiny non-zero weights, so every listed
+        # factor has a bar.
         if factor.weight != 0:
             length = max(length, 1.5)
         bar_x = axis_x if factor.weight >= 0 else axis_x - length
@@ -215,9 +230,9 @@ def explanation_chart(factors: list[Factor], *, top: int = TOP_FACTORS) -> Expla
                 factor=factor,
                 row_y=row_y,
                 bar_x=round(bar_x, 2),
-                bar_y=row_y + (ROW_HEIGHT - BAR_HEIGHT) / 2,
+                bar_y=row_y + BAR_TOP,
                 bar_width=round(length, 2),
-                text_y=row_y + ROW_HEIGHT / 2 + 4,
+                text_y=row_y + TEXT_BASELINE,
             )
         )
     height = TOP_MARGIN + len(shown) * ROW_HEIGHT + BOTTOM_MARGIN
@@ -228,7 +243,7 @@ def explanation_chart(factors: list[Factor], *, top: int = TOP_FACTORS) -> Expla
         width=CHART_WIDTH,
         height=height,
         axis_x=round(axis_x, 2),
-        label_right=LABEL_RIGHT,
+        label_left=LABEL_LEFT,
         value_right=VALUE_RIGHT,
     )
 

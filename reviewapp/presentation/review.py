@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.utils import timezone
+
+from reviewapp.case_rules import decision_may_undo, decision_undo_deadline
 from reviewapp.models import Case, Decision, DecisionAction
 
 
@@ -18,6 +21,7 @@ class Outcome:
     predicted_label: str
     confidence: float
     was_blind: bool
+    undo_ms: int = 0  # how long the reviewer may still undo it (the page hides Undo after)
 
     @property
     def text(self) -> str:
@@ -39,7 +43,12 @@ class Outcome:
 
 
 def decision_outcome(case: Case, decision: Decision) -> Outcome:
-    """The outcome of DECISION on CASE (the model's answer is shown now that it is decided)."""
+    """The outcome of DECISION on CASE (the model's answer is shown now that it is decided),
+    with the time its reviewer may still undo it (none for a blind decision)."""
+    undo_ms = 0
+    if decision_may_undo(decision, decision.reviewer):
+        left = decision_undo_deadline(decision) - timezone.now()
+        undo_ms = max(0, int(left.total_seconds() * 1000))
     return Outcome(
         case_id=case.pk,
         action=decision.action,
@@ -48,4 +57,5 @@ def decision_outcome(case: Case, decision: Decision) -> Outcome:
         predicted_label=case.predicted_label,
         confidence=case.confidence,
         was_blind=decision.was_blind,
+        undo_ms=undo_ms,
     )

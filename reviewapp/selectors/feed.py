@@ -24,9 +24,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
-from django.db.models import F, Q, QuerySet, Value
+from django.db.models import BigIntegerField, F, Q, QuerySet, Subquery, Value
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
+from reviewapp.case_rules import decision_publish_at
 from reviewapp.errors import InvalidInput
 from reviewapp.models import Case, Decision, FallbackAction, FeedEvent, MLModel
 
@@ -34,6 +37,7 @@ FEED_DEFAULT_LIMIT = 100
 FEED_MAX_LIMIT = 1000
 SNAPSHOT_XMIN_SQL = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
 DECISION_KIND, EVENT_KIND = 0, 1
+FEED_FAR = 2**62  # beyond every position: no decision is waiting out its undo window
 
 
 def decision_event(decision: Decision) -> dict[str, Any]:
@@ -172,6 +176,30 @@ def _after(field: str, kind: int, after: FeedPosition | None) -> Q:
     )
 
 
+def _before_undoable(ml_model: MLModel, decision_field: str, event_field: str) -> tuple[Q, Q]:
+    """Filters for decisions and events that keep the feed before the model's first decision
+    that may still be undone (``case_rules.decision_publish_at``): that decision, and every
+    row after it, waits until its undo window has closed, so the feed never shows a decision
+    that could be withdrawn and never serves a row past one it will show later (no gaps).
+    Subqueries of the feed's one statement (one snapshot). Undone decisions are left out."""
+    now = timezone.now()
+    delay = decision_publish_at(now) - now
+    if not delay:
+        return Q(), Q()
+    undoable = Decision.objects.filter(
+        ml_model=ml_model, undone_at__isnull=True, decided_at__gt=now - delay
+    ).order_by(decision_field, "pk")
+    big = BigIntegerField()
+    position = Coalesce(
+        Subquery(undoable.values(decision_field)[:1]), Value(FEED_FAR), output_field=big
+    )
+    row_id = Coalesce(Subquery(undoable.values("pk")[:1]), Value(FEED_FAR), output_field=big)
+    before = Q(**{f"{decision_field}__lt": position}) | Q(
+        **{decision_field: position, "pk__lt": row_id}
+    )
+    return before, Q(**{f"{event_field}__lt": position})
+
+
 def _keys(ml_model: MLModel, after: FeedPosition | None, limit: int) -> list[FeedPosition]:
     """The positions of the next LIMIT rows of both tables, by one statement."""
     postgres = connection.vendor == "postgresql"
@@ -186,6 +214,9 @@ def _keys(ml_model: MLModel, after: FeedPosition | None, limit: int) -> list[Fee
         finished = RawSQL(SNAPSHOT_XMIN_SQL, [])  # noqa: S611 - constant
         decisions = decisions.filter(feed_txid__lt=finished)
         events = events.filter(feed_txid__lt=finished)
+    decisions = decisions.filter(undone_at__isnull=True)
+    held_decisions, held_events = _before_undoable(ml_model, decision_field, event_field)
+    decisions, events = decisions.filter(held_decisions), events.filter(held_events)
     rows = (
         decisions.annotate(position=F(decision_field), kind=Value(DECISION_KIND))
         .values_list("position", "kind", "id")

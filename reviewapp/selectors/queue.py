@@ -15,6 +15,7 @@ from django.utils.dateparse import parse_datetime
 from reviewapp.errors import InvalidInput
 from reviewapp.models import (
     Case,
+    CaseSkip,
     CaseStatus,
     EscalationSource,
     MLModel,
@@ -25,6 +26,7 @@ from reviewapp.permissions import Capability, models_with, roles_with, user_has
 WAITING_PAGE_SIZE = 50
 WAITING_COUNT_CAP = 10_000
 EXPIRED_WINDOW = timedelta(hours=24)
+SKIP_WINDOW = timedelta(hours=24)
 
 
 def _overview_models(user: User) -> QuerySet[MLModel]:
@@ -152,6 +154,51 @@ def queue_overview(*, user: User, ml_model: MLModel | None = None) -> list[Queue
             )
         )
     return rows
+
+
+@dataclass(frozen=True)
+class CaseSkips:
+    """How often a case was skipped, and by how many people (many: a signal that the case is
+    hard, unclear or mis-routed)."""
+
+    skips: int
+    reviewers: int
+
+
+def skips_for_cases(case_ids: list[int]) -> dict[int, CaseSkips]:
+    """Skips per case for the given cases (all time), by the index on (case, reviewer); cases
+    never skipped are absent."""
+    if not case_ids:
+        return {}
+    rows = (
+        CaseSkip.objects.filter(case_id__in=case_ids)
+        .values("case_id")
+        .annotate(n=Count("id"), people=Count("reviewer", distinct=True))
+        .order_by()
+    )
+    return {row["case_id"]: CaseSkips(row["n"], row["people"]) for row in rows}
+
+
+@dataclass(frozen=True)
+class ReviewerSkips:
+    """One person's skips on a model over a recent period."""
+
+    username: str
+    skips: int
+    cases: int
+
+
+def skips_by_reviewer(*, ml_model: MLModel, since: datetime | None = None) -> list[ReviewerSkips]:
+    """Skips on the model's cases per person since SINCE (default: the last SKIP_WINDOW),
+    most skips first; by the index on (model, skipped_at)."""
+    since = since or timezone.now() - SKIP_WINDOW
+    rows = (
+        CaseSkip.objects.filter(ml_model=ml_model, skipped_at__gte=since)
+        .values("reviewer__username")
+        .annotate(n=Count("id"), cases=Count("case", distinct=True))
+        .order_by("-n", "reviewer__username")
+    )
+    return [ReviewerSkips(row["reviewer__username"], row["n"], row["cases"]) for row in rows]
 
 
 def claims_for(*, ml_model: MLModel) -> list[Case]:

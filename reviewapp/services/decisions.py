@@ -1,8 +1,11 @@
-"""Deciding a case (accept or override) and a lead reopening a decision.
+"""Deciding a case (accept or override), the reviewer undoing their decision within the undo
+window, and a lead reopening a decision.
 
 "What happens when a reviewer overrides a case" is ``case_decide``: the claimant with a live
 lease records the outcome; the case becomes decided, the claim ends, the audit event and the
-webhook outbox row are written in the same transaction.
+webhook outbox row are written in the same transaction. The outbox row is not due before the
+undo window has closed (``case_rules.decision_publish_at``), and the pull feed holds the
+decision back as long; ``decision_undo`` withdraws it before anything was published.
 """
 
 from datetime import timedelta
@@ -10,14 +13,20 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from reviewapp.case_rules import blind_label_outcome, case_lock, claim_is_live
+from reviewapp.case_rules import (
+    blind_label_outcome,
+    case_lock,
+    claim_is_live,
+    decision_may_undo,
+    undo_window,
+)
 from reviewapp.errors import Conflict, InvalidInput
 from reviewapp.models import Case, CaseStatus, Decision, DecisionAction, User
 from reviewapp.permissions import Capability, user_can_decide, user_has
 from reviewapp.services.access import refusals_audited
 from reviewapp.services.audit import audit_record
 from reviewapp.services.queue import check
-from reviewapp.services.webhooks import decision_publish
+from reviewapp.services.webhooks import decision_deliveries_cancel, decision_publish
 
 MAX_FEEDBACK_CHARS = 10_000
 # What deciding reads (and the webhook body: external_id, version, model slug/webhook).
@@ -156,6 +165,80 @@ def case_decide(
     )
     decision_publish(decision=decision)
     return decision
+
+
+def _undo_refused(message: str) -> Conflict:
+    return Conflict(message, code="undo_window_passed")
+
+
+@refusals_audited
+@transaction.atomic
+def decision_undo(*, case: Case, reviewer: User) -> Case:
+    """The reviewer withdraws their own decision on CASE within REVIEWAPP_UNDO_WINDOW_S of
+    taking it. The decision row is kept for the record, superseded and marked undone; its
+    outbox rows are cancelled (nothing was sent: publication waits for the window) and the
+    pull feed never shows it; the case is the reviewer's claim again, with a fresh lease.
+    Audited as ``case.decision_undone``. 409 ``undo_window_passed`` after the window, for a
+    case whose current decision is not the caller's, and for a blind decision (final at once:
+    saving it showed the model's answer)."""
+    case = case_lock(case.pk, related=("ml_model", "policy", "model_version"))
+    check(
+        user_has(reviewer, Capability.REVIEW, case.ml_model),
+        user=reviewer,
+        action="case.undo",
+        case=case,
+    )
+    now = timezone.now()
+    seconds = f"{undo_window().total_seconds():g}"
+    decision = (
+        Decision.objects.filter(case=case, superseded_at__isnull=True).first()
+        if case.status == CaseStatus.DECIDED
+        else None
+    )
+    if decision is not None and decision.was_blind and decision.reviewer_id == reviewer.pk:
+        raise _undo_refused(
+            "A blind decision cannot be undone: saving it showed you the model's answer."
+        )
+    if decision is None or not decision_may_undo(decision, reviewer, now=now):
+        raise _undo_refused(
+            f"There is no decision of yours on this case to undo: a decision can be undone "
+            f"by the person who took it within {seconds} s."
+        )
+    if not decision_deliveries_cancel(decision=decision):
+        raise _undo_refused("The decision is already being published; it can no longer be undone.")
+    Decision.objects.filter(pk=decision.pk).update(superseded_at=now, undone_at=now)
+    before = {
+        "status": case.status,
+        "assigned_to": case.assigned_to_id,
+        "decided_at": case.decided_at,
+        "lease_expires_at": case.lease_expires_at,
+    }
+    case.status = CaseStatus.ASSIGNED
+    case.assigned_to = reviewer
+    case.claimed_at = now
+    case.lease_expires_at = now + timedelta(minutes=case.policy.lease_minutes)
+    case.decided_at = None
+    case.save(
+        update_fields=["status", "assigned_to", "claimed_at", "lease_expires_at", "decided_at"]
+    )
+    audit_record(
+        actor=reviewer,
+        action="case.decision_undone",
+        target=case,
+        changes={
+            "status": [before["status"], case.status],
+            "assigned_to": [before["assigned_to"], reviewer.pk],
+            "decided_at": [
+                before["decided_at"].isoformat() if before["decided_at"] else None,
+                None,
+            ],
+            "lease_expires_at": [None, case.lease_expires_at.isoformat()],
+            "decision": decision.pk,
+            "action": decision.action,
+            "final_label": decision.final_label,
+        },
+    )
+    return case
 
 
 @refusals_audited

@@ -34,6 +34,7 @@ from reviewapp.models import (
     PolicyStatus,
     RoutingPolicy,
     Tripwire,
+    TripwireAction,
     TripwireKind,
     User,
     WebhookDelivery,
@@ -52,6 +53,7 @@ from reviewapp.selectors.health import (
 )
 from reviewapp.services.access import refuse
 from reviewapp.services.audit import audit_record
+from reviewapp.services.breaker import automation_suspend_by_tripwire
 from reviewapp.services.policies import policy_propose
 from reviewapp.services.webhooks import (
     ALERT_EMAIL,
@@ -175,6 +177,7 @@ def tripwire_create(
     window_days: int = 7,
     notify_url: str = "",
     notify_email: str = "",
+    action: str = TripwireAction.ALERT,
 ) -> Tripwire:
     """A new tripwire on the model's health (managers and model owners of the team)."""
     _require_health_manager(actor, ml_model, "set tripwires")
@@ -196,6 +199,8 @@ def tripwire_create(
             errors["notify_url"] = [exc.message]
     if notify_email and ("@" not in notify_email or len(notify_email) > 254):
         errors["notify_email"] = ["A valid email address."]
+    if action not in TripwireAction.values:
+        errors["action"] = [f"One of: {', '.join(TripwireAction.values)}."]
     if errors:
         raise InvalidInput("The tripwire is not valid.", details=errors)
     tripwire = Tripwire.objects.create(
@@ -205,6 +210,7 @@ def tripwire_create(
         window_days=window_days,
         notify_url=notify_url,
         notify_email=notify_email,
+        action=action,
         created_by=actor,
     )
     audit_record(
@@ -218,6 +224,7 @@ def tripwire_create(
             "window_days": window_days,
             "notify_url": notify_url,
             "notify_email": notify_email,
+            "action": action,
         },
     )
     return tripwire
@@ -391,6 +398,10 @@ def alert_raise(*, tripwire: Tripwire, measurement: Measurement) -> Alert | None
                 },
             )
             alert_publish(alert=alert, tripwire=tripwire)
+            if tripwire.action == TripwireAction.SUSPEND:
+                automation_suspend_by_tripwire(
+                    tripwire=tripwire, alert=alert, message=alert.message
+                )
     except IntegrityError:
         # A concurrent check opened the alert first: one open alert per tripwire.
         return None

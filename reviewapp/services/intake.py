@@ -41,6 +41,7 @@ from reviewapp.models import (
     PolicyStatus,
     RoutingPolicy,
     User,
+    VersionStatus,
 )
 from reviewapp.services.audit import audit_event_build, audit_record, audit_record_many
 from reviewapp.services.routing import route_case
@@ -67,6 +68,7 @@ MAX_PROBLEMS_REPORTED = 10  # per case, from the walk over its strings, keys and
 # What the database (or the driver, encoding a lone surrogate) raises for a row it refuses.
 STORE_ERRORS = (DataError, IntegrityError, ValueError)
 NOT_STORED = "This case could not be stored"
+VERSION_RETIRED = "version_retired"  # the error code of a case naming a retired version
 
 
 @dataclass
@@ -76,7 +78,7 @@ class ItemResult:
     case_id: int | None = None
     external_id: str | None = None
     errors: dict[str, list[str]] = field(default_factory=dict)
-    code: str = ""  # for errors: "invalid" | "conflict"
+    code: str = ""  # for errors: "invalid" | "conflict" | "version_retired"
     case: Case | None = field(default=None, repr=False)  # the new row, when created
 
     def as_dict(self) -> dict[str, Any]:
@@ -123,7 +125,13 @@ def body_digest(item: dict) -> str:
 
 
 def active_policy(ml_model: MLModel) -> RoutingPolicy:
-    policy = RoutingPolicy.objects.filter(ml_model=ml_model, status=PolicyStatus.ACTIVE).first()
+    """The model's active routing policy, with the model row as stored now (``policy.ml_model``
+    tells whether its automation is suspended: read in the same query)."""
+    policy = (
+        RoutingPolicy.objects.select_related("ml_model")
+        .filter(ml_model=ml_model, status=PolicyStatus.ACTIVE)
+        .first()
+    )
     if policy is None:
         raise NotFound(f"Model '{ml_model.slug}' has no active routing policy.")
     return policy
@@ -243,21 +251,66 @@ def _shown_list(names: list[str]) -> str:
 def _versions_for(ml_model: MLModel, names: set[str], *, actor: User) -> dict[str, ModelVersion]:
     """Model versions by name, creating (and auditing) the ones seen for the first time. Two
     submissions racing to create one version settle on the unique constraint: only the one
-    that created it records ``model_version.registered``."""
+    that created it records ``model_version.registered``. The model's first version is
+    ``active`` at once; every later one starts as a ``candidate`` (services/versions.py)."""
     found = {
         v.version: v for v in ModelVersion.objects.filter(ml_model=ml_model, version__in=names)
     }
-    for name in sorted(names - found.keys()):
-        version, created = ModelVersion.objects.get_or_create(ml_model=ml_model, version=name)
+    new = sorted(names - found.keys())
+    has_versions = bool(found) or (
+        bool(new) and ModelVersion.objects.filter(ml_model=ml_model).exists()
+    )
+    for name in new:
+        status = VersionStatus.CANDIDATE if has_versions else VersionStatus.ACTIVE
+        now = timezone.now()
+        version, created = ModelVersion.objects.get_or_create(
+            ml_model=ml_model,
+            version=name,
+            defaults={
+                "status": status,
+                "status_changed_at": now,
+                "activated_at": now if status == VersionStatus.ACTIVE else None,
+            },
+        )
+        has_versions = True
         if created:
             audit_record(
                 actor=actor,
                 action="model_version.registered",
                 target=version,
-                changes={"model": ml_model.slug, "version": name},
+                changes={"model": ml_model.slug, "version": name, "status": version.status},
             )
         found[name] = version
     return found
+
+
+def _refuse_retired(
+    *,
+    ml_model: MLModel,
+    retired: set[str],
+    valid: dict[str, tuple[int, dict, str]],
+    results: list[ItemResult],
+) -> None:
+    """New cases of a retired version are refused (``version_retired``, a 409 for a single
+    submit); replays of cases stored before it was retired are still answered as usual.
+    Consumes the refused and settled items from VALID."""
+    named = [ext for ext, (_i, item, _d) in valid.items() if item["model_version"] in retired]
+    stored = Case.objects.filter(ml_model=ml_model, external_id__in=named).values_list(
+        "external_id", "body_digest", "id"
+    )
+    for external_id, stored_digest, case_id in stored:
+        index, _item, digest = valid.pop(external_id)
+        _settle_existing(results[index], stored_digest, digest, case_id)
+    for external_id in [ext for ext in named if ext in valid]:
+        index, item, _digest = valid.pop(external_id)
+        result = results[index]
+        result.status, result.code = "error", VERSION_RETIRED
+        result.errors = {
+            "model_version": [
+                f"Version '{safe_text(item['model_version'], limit=64)}' of model "
+                f"'{ml_model.slug}' is retired: it takes no new cases."
+            ]
+        }
 
 
 def cases_submit(*, ml_model: MLModel, items: list[Any], submitted_by: User) -> list[ItemResult]:
@@ -430,6 +483,12 @@ def _insert_new(
     versions = _versions_for(
         ml_model, {item["model_version"] for _, item, _ in valid.values()}, actor=actor
     )
+    retired = {name for name, v in versions.items() if v.status == VersionStatus.RETIRED}
+    if retired:
+        _refuse_retired(ml_model=ml_model, retired=retired, valid=valid, results=results)
+        if not valid:
+            return
+    suspended = policy.ml_model.automation_suspended_at is not None
     now = timezone.now()
     intake_key = uuid.uuid4()
     sla = timedelta(minutes=policy.sla_minutes)
@@ -437,18 +496,22 @@ def _insert_new(
     cases = []
     for _index, item, digest in valid.values():
         prediction = item["prediction"]
+        version = versions[item["model_version"]]
         outcome = route_case(
             policy=policy,
             ml_model=ml_model,
             label=prediction["label"],
             confidence=float(prediction["confidence"]),
             data=item["input"],
+            version=version.version,
+            version_status=version.status,
+            automation_suspended=suspended,
         )
         queued = outcome.status == CaseStatus.QUEUED
         cases.append(
             Case(
                 ml_model=ml_model,
-                model_version=versions[item["model_version"]],
+                model_version=version,
                 policy=policy,
                 external_id=item["external_id"],
                 body_digest=digest,

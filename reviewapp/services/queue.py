@@ -9,6 +9,10 @@ the same case), after a per-reviewer advisory lock that keeps one live claim per
 and model even under double clicks; on SQLite,
 which has no SKIP LOCKED, the same function picks a candidate and takes it with a
 conditional ``UPDATE ... WHERE status='queued'``, retrying when another claimant won.
+A case the reviewer skipped within REVIEWAPP_SKIP_COOLDOWN_S is passed over (``NOT EXISTS`` on
+the small CaseSkip table, probed by its index per candidate) unless nothing else waits; on
+PostgreSQL the fall-back is a second candidate in the same statement (``COALESCE`` of the
+picks, evaluated only while the earlier ones found nothing).
 Every transition is one transaction that also writes its audit event, with the
 before/after of the fields it changed (``{"field": [before, after]}``).
 """
@@ -16,9 +20,10 @@ before/after of the fields it changed (``{"field": [before, after]}``).
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Case as Case_
-from django.db.models import Q, QuerySet, When
+from django.db.models import Exists, OuterRef, Q, QuerySet, When
 from django.utils import timezone
 
 from reviewapp.case_rules import case_lock, claim_is_live
@@ -26,6 +31,7 @@ from reviewapp.errors import Conflict, InvalidInput
 from reviewapp.models import (
     AuditEvent,
     Case,
+    CaseSkip,
     CaseStatus,
     EscalationSource,
     MLModel,
@@ -144,40 +150,84 @@ def _served(qs: QuerySet[Case]) -> QuerySet[Case]:
     return qs.select_related("policy", "model_version").only(*SERVED_FIELDS)
 
 
-# PostgreSQL: pick and lease in one statement (Procrastinate's shape): the subquery walks the
-# partial index (case_queue_idx or case_escalated_idx) and skips rows other claimants hold;
-# the lease length comes from the case's policy, the version name for the response body.
+def skip_cooldown() -> timedelta:
+    """How long a skipped case is offered to others first (REVIEWAPP_SKIP_COOLDOWN_S)."""
+    return timedelta(seconds=max(0, int(settings.REVIEWAPP_SKIP_COOLDOWN_S)))
+
+
+def _pick_order(*, lead: bool, avoid_skipped: bool) -> list[tuple[str, bool]]:
+    """The picks a claim tries in turn, as (status, pass over recent skips): a lead's
+    escalated cases before the queue; cases this reviewer skipped lately only when no other
+    case waits."""
+    statuses = [CaseStatus.ESCALATED, CaseStatus.QUEUED] if lead else [CaseStatus.QUEUED]
+    order = [(status, True) for status in statuses] if avoid_skipped else []
+    return [*order, *((status, False) for status in statuses)]
+
+
+# PostgreSQL: pick and lease in one statement (Procrastinate's shape): each candidate subquery
+# walks a partial index (case_queue_idx or case_escalated_idx) and skips rows other claimants
+# hold; COALESCE runs the next candidate only when the earlier ones found nothing (they are
+# InitPlans, evaluated on first use). The lease length comes from the case's policy, the
+# version name for the response body.
 _PICK_SQL = """
 WITH picked AS (
     UPDATE reviewapp_case AS c
        SET status = 'assigned', assigned_to_id = %(reviewer)s, claimed_at = %(now)s,
            lease_expires_at = %(now)s + make_interval(mins => p.lease_minutes)
       FROM reviewapp_routingpolicy AS p
-     WHERE c.id = (SELECT id FROM reviewapp_case
-                    WHERE ml_model_id = %(model)s AND status = %(status)s
-                    ORDER BY priority DESC, {age} ASC, id ASC
-                    LIMIT 1
-                    FOR UPDATE SKIP LOCKED)
+     WHERE c.id = COALESCE({candidates})
        AND p.id = c.policy_id
  RETURNING c.*
 )
 SELECT picked.*, v.version AS model_version_name
   FROM picked JOIN reviewapp_modelversion AS v ON v.id = picked.model_version_id
 """
-_PICK_SQL_BY_STATUS = {
-    CaseStatus.QUEUED: _PICK_SQL.format(age="created_at"),
-    CaseStatus.ESCALATED: _PICK_SQL.format(age="escalated_at"),
+_CANDIDATE_SQL = """(SELECT q.id FROM reviewapp_case AS q
+                    WHERE q.ml_model_id = %(model)s AND q.status = '{status}'{not_skipped}
+                    ORDER BY q.priority DESC, q.{age} ASC, q.id ASC
+                    LIMIT 1
+                    FOR UPDATE OF q SKIP LOCKED)"""
+_NOT_SKIPPED_SQL = """
+                      AND NOT EXISTS (SELECT 1 FROM reviewapp_caseskip AS s
+                                       WHERE s.case_id = q.id AND s.reviewer_id = %(reviewer)s
+                                         AND s.skipped_at > %(skipped_since)s)"""
+
+
+def _pick_sql(order: list[tuple[str, bool]]) -> str:
+    candidates = ",\n".join(
+        _CANDIDATE_SQL.format(
+            status=status,
+            age="escalated_at" if status == CaseStatus.ESCALATED else "created_at",
+            not_skipped=_NOT_SKIPPED_SQL if avoid_skipped else "",
+        )
+        for status, avoid_skipped in order
+    )
+    return _PICK_SQL.format(candidates=candidates)
+
+
+_PICK_SQL_BY_ORDER = {
+    (lead, avoid): _pick_sql(_pick_order(lead=lead, avoid_skipped=avoid))
+    for lead in (False, True)
+    for avoid in (False, True)
 }
 
 
-def _claim_from(*, ml_model: MLModel, reviewer: User, now: datetime, status: str) -> Case | None:
-    """Take the first of the model's cases in ``status`` (queued, or escalated for leads) in
-    serving order, or None when there is none."""
+def _claim_from(*, ml_model: MLModel, reviewer: User, now: datetime, lead: bool) -> Case | None:
+    """Take the first waiting case of the model in serving order (a lead's escalated cases
+    first), passing over the cases this reviewer skipped within the cooldown unless nothing
+    else waits; None when nothing waits."""
+    cooldown = skip_cooldown()
+    avoid = cooldown > timedelta(0)
     if connection.vendor == "postgresql":
         rows = list(
             Case.objects.raw(
-                _PICK_SQL_BY_STATUS[status],
-                {"reviewer": reviewer.pk, "now": now, "model": ml_model.pk, "status": status},
+                _PICK_SQL_BY_ORDER[(lead, avoid)],
+                {
+                    "reviewer": reviewer.pk,
+                    "now": now,
+                    "model": ml_model.pk,
+                    "skipped_since": now - cooldown,
+                },
             )
         )
         if not rows:
@@ -189,19 +239,28 @@ def _claim_from(*, ml_model: MLModel, reviewer: User, now: datetime, status: str
             version=case.model_version_name,
         )
         case.assigned_to = reviewer
-        _claim_audit(case, reviewer=reviewer, from_status=status)
+        _claim_audit(case, reviewer=reviewer, from_status=_waiting_status_after_claim(case))
         return case
-    qs = _served(_waiting(ml_model, escalated=status == CaseStatus.ESCALATED))
-    for _attempt in range(CLAIM_RETRIES):
-        case = qs.first()
-        if case is None:
-            return None
-        lease = _lease_for(case, now)
-        taken = Case.objects.filter(pk=case.pk, status=status).update(
-            status=CaseStatus.ASSIGNED, assigned_to=reviewer, claimed_at=now, lease_expires_at=lease
-        )
-        if taken:
-            return _take(case, reviewer=reviewer, now=now, from_status=status)
+    recently_skipped = CaseSkip.objects.filter(
+        case=OuterRef("pk"), reviewer=reviewer, skipped_at__gt=now - cooldown
+    )
+    for status, avoid_skipped in _pick_order(lead=lead, avoid_skipped=avoid):
+        qs = _served(_waiting(ml_model, escalated=status == CaseStatus.ESCALATED))
+        if avoid_skipped:
+            qs = qs.filter(~Exists(recently_skipped))
+        for _attempt in range(CLAIM_RETRIES):
+            case = qs.first()
+            if case is None:
+                break
+            lease = _lease_for(case, now)
+            taken = Case.objects.filter(pk=case.pk, status=status).update(
+                status=CaseStatus.ASSIGNED,
+                assigned_to=reviewer,
+                claimed_at=now,
+                lease_expires_at=lease,
+            )
+            if taken:
+                return _take(case, reviewer=reviewer, now=now, from_status=status)
     return None
 
 
@@ -220,8 +279,9 @@ def _serialise_per_reviewer(*, reviewer: User, ml_model: MLModel) -> None:
 def case_claim_next(*, ml_model: MLModel, reviewer: User) -> Case | None:
     """Lease the next case of the model's queue to the reviewer, or return None when nothing
     is waiting. A reviewer holding a live claim on the model gets that case again; a lead is
-    served escalated cases first. Leases whose time ran out (the caller's own, and a few from
-    the lease index) go back to the queue first."""
+    served escalated cases first. Cases the reviewer skipped within REVIEWAPP_SKIP_COOLDOWN_S
+    come last (only when nothing else waits). Leases whose time ran out (the caller's own, and
+    a few from the lease index) go back to the queue first."""
     refuse(
         user_has(reviewer, Capability.REVIEW, ml_model),
         user=reviewer,
@@ -244,20 +304,11 @@ def case_claim_next(*, ml_model: MLModel, reviewer: User) -> Case | None:
         stale = [c for c in held if c.lease_expires_at and c.lease_expires_at <= now]
         if stale:
             _leases_return(stale, now=now)
-        if user_can_take_escalated(reviewer, ml_model):
-            case = _claim_from(
-                ml_model=ml_model,
-                reviewer=reviewer,
-                now=now,
-                status=CaseStatus.ESCALATED,
-            )
-            if case is not None:
-                return case
         return _claim_from(
             ml_model=ml_model,
             reviewer=reviewer,
             now=now,
-            status=CaseStatus.QUEUED,
+            lead=user_can_take_escalated(reviewer, ml_model),
         )
 
 
@@ -324,6 +375,39 @@ def case_release(*, case: Case, actor: User) -> Case:
     case.save(update_fields=["status", *CLAIM_FIELDS[1:]])
     audit_record(actor=actor, action="case.released", target=case, changes=_changes(before, case))
     return case
+
+
+@refusals_audited
+@transaction.atomic
+def case_skip(*, case: Case, reviewer: User) -> CaseSkip:
+    """The claimant passes on the case: it goes back to its queue (the leads' queue when it
+    was escalated) and this reviewer's next claims serve other waiting cases first for
+    REVIEWAPP_SKIP_COOLDOWN_S. The skip is recorded (counted per case and per reviewer on the
+    queue overview) and audited as ``case.skipped``. 409 without a live claim."""
+    case = _lock_case(case)
+    check(
+        user_has(reviewer, Capability.REVIEW, case.ml_model),
+        user=reviewer,
+        action="case.skip",
+        case=case,
+    )
+    now = timezone.now()
+    if not claim_is_live(case, reviewer, now=now):
+        raise Conflict("You hold no live claim on this case.", code="no_live_claim")
+    before = _snapshot(case, CLAIM_FIELDS)
+    case.status = _waiting_status_after_claim(case)
+    _clear_claim(case)
+    case.save(update_fields=["status", *CLAIM_FIELDS[1:]])
+    skip = CaseSkip.objects.create(
+        case=case, ml_model_id=case.ml_model_id, reviewer=reviewer, skipped_at=now
+    )
+    audit_record(
+        actor=reviewer,
+        action="case.skipped",
+        target=case,
+        changes={**_changes(before, case), "cooldown_s": int(skip_cooldown().total_seconds())},
+    )
+    return skip
 
 
 @refusals_audited

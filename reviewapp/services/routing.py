@@ -3,7 +3,7 @@
 import random
 from dataclasses import dataclass
 
-from reviewapp.models import CaseStatus, MLModel, RoutingPolicy, RoutingReason
+from reviewapp.models import CaseStatus, MLModel, RoutingPolicy, RoutingReason, VersionStatus
 
 _TYPE_CHECKS = {
     "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
@@ -54,11 +54,26 @@ def route_case(
     confidence: float,
     data: dict,
     rng: random.Random | None = None,
+    version: str = "",
+    version_status: str = VersionStatus.ACTIVE,
+    automation_suspended: bool = False,
 ) -> RoutingOutcome:
-    """Apply the routing rules of DESIGN.md; every rule that holds is kept as a reason."""
+    """Apply the routing rules of DESIGN.md; every rule that holds is kept as a reason.
+    VERSION_STATUS is the lifecycle status of the case's model version (a candidate's cases
+    all go to people) and AUTOMATION_SUSPENDED whether the model's circuit breaker holds."""
     draw = (rng or random).random
     reasons: list[str] = []
     details: list[str] = []
+    if automation_suspended or version_status == VersionStatus.SUSPENDED:
+        reasons.append(RoutingReason.AUTOMATION_SUSPENDED)
+        details.append("automation is suspended for this model, so every case is reviewed")
+    if version_status == VersionStatus.CANDIDATE:
+        reasons.append(RoutingReason.CANDIDATE_VERSION)
+        named = f"version {version}" if version else "the model version"
+        details.append(
+            f"{named} is a candidate: every case is reviewed until a manager approves "
+            "its activation"
+        )
     if confidence < policy.review_threshold:
         reasons.append(RoutingReason.LOW_CONFIDENCE)
         details.append(

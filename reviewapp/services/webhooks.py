@@ -38,6 +38,7 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from reviewapp.case_rules import decision_publish_at
 from reviewapp.errors import Conflict
 from reviewapp.jobs import WEBHOOK_DELIVER, job_enqueue_on_commit
 from reviewapp.models import (
@@ -158,18 +159,30 @@ def event_publish(
     payload: dict,
     decision: Decision | None = None,
     alert: Alert | None = None,
+    not_before: datetime | None = None,
 ) -> WebhookDelivery:
-    """Write one outbox row in the caller's transaction; a worker sends it after commit."""
+    """Write one outbox row in the caller's transaction; a worker sends it after commit (not
+    before NOT_BEFORE when given)."""
+    now = timezone.now()
+    due = max(now, not_before or now)
     delivery = WebhookDelivery.objects.create(
-        ml_model=ml_model, decision=decision, alert=alert, event=event, url=url, payload=payload
+        ml_model=ml_model,
+        decision=decision,
+        alert=alert,
+        event=event,
+        url=url,
+        payload=payload,
+        next_attempt_at=due,
     )
-    _enqueue_after_commit(delivery.pk)
+    _enqueue_after_commit(delivery.pk, countdown=(due - now).total_seconds())
     return delivery
 
 
 def decision_publish(*, decision: Decision) -> WebhookDelivery | None:
     """Called by case_decide inside its transaction: queue the decision for the model's
-    webhook (when one is registered). The pull feed needs nothing here: it reads decisions."""
+    webhook (when one is registered), due once its undo window has closed
+    (``case_rules.decision_publish_at``). The pull feed needs nothing here: it reads
+    decisions."""
     ml_model = decision.ml_model
     if not ml_model.webhook_url:
         return None
@@ -179,7 +192,25 @@ def decision_publish(*, decision: Decision) -> WebhookDelivery | None:
         url=ml_model.webhook_url,
         payload=decision_event(decision),
         decision=decision,
+        not_before=decision_publish_at(decision.decided_at),
     )
+
+
+def decision_deliveries_cancel(*, decision: Decision) -> bool:
+    """Called by decision_undo inside its transaction: cancel the undone decision's outbox
+    rows. False, changing nothing, when a sender has already taken one (publication began:
+    too late to undo); the row locks keep senders off until the undo commits."""
+    deliveries = list(WebhookDelivery.objects.select_for_update().filter(decision=decision))
+    due = decision_publish_at(decision.decided_at)
+    if any(
+        d.status != DeliveryStatus.PENDING or d.attempts or d.next_attempt_at > due
+        for d in deliveries
+    ):
+        return False
+    WebhookDelivery.objects.filter(pk__in=[d.pk for d in deliveries]).update(
+        status=DeliveryStatus.CANCELLED, last_error="Cancelled: the decision was undone."
+    )
+    return True
 
 
 def cases_expired_publish(*, cases: list[Case]) -> list[FeedEvent]:
@@ -229,10 +260,12 @@ def cases_expired_publish(*, cases: list[Case]) -> list[FeedEvent]:
     return events
 
 
-def _enqueue_after_commit(delivery_id: int) -> None:
+def _enqueue_after_commit(delivery_id: int, *, countdown: float = 0) -> None:
     # robust: a broker outage must not turn a committed decision into an error; the periodic
     # webhooks_send_due_task picks the delivery up anyway.
-    job_enqueue_on_commit(WEBHOOK_DELIVER, robust=True, delivery_id=delivery_id)
+    job_enqueue_on_commit(
+        WEBHOOK_DELIVER, robust=True, countdown=countdown, delivery_id=delivery_id
+    )
 
 
 @transaction.atomic
@@ -247,6 +280,8 @@ def delivery_resend(*, delivery: WebhookDelivery, actor: User) -> WebhookDeliver
         raise Conflict("The model has no webhook URL; set one before re-sending.")
     if delivery.status == DeliveryStatus.PENDING:
         raise Conflict("This delivery is already waiting to be sent.")
+    if delivery.status == DeliveryStatus.CANCELLED:
+        raise Conflict("This delivery was cancelled: its decision was undone.")
     before = delivery.status
     delivery.status = DeliveryStatus.PENDING
     delivery.attempts = 0

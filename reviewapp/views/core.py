@@ -1,6 +1,7 @@
 """Home, health and readiness, and the 404/500 handlers (JSON error body under /api/)."""
 
-from django.conf import settings
+import sys
+
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -8,9 +9,23 @@ from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from reviewapp.error_pages import api_error, error_page, is_api
+from reviewapp.error_pages import (
+    DATABASE_UNAVAILABLE,
+    UNAVAILABLE_ERRORS,
+    api_error,
+    error_page,
+    is_api,
+    retry_after,
+)
 from reviewapp.permissions import Capability, user_has
-from reviewapp.selectors.system import database_ping
+from reviewapp.selectors.system import (
+    broker_url,
+    cache_url,
+    database_ping,
+    outbox_stale_after_s,
+    outbox_state,
+    redis_ping,
+)
 
 # Where each person starts: the first page their role has.
 HOME_PAGES = (
@@ -41,29 +56,56 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @require_GET
 @never_cache
 def readyz(request: HttpRequest) -> JsonResponse:
+    """Readiness (README, "Failure modes"). 503 only when the database is down: nothing works
+    without it. Redis (broker, cache) down or a stale outbox is 200 with status "degraded":
+    intake, claims, decisions and pages keep working, so a load balancer keeps this node."""
     checks: dict[str, str] = {}
-    ok = True
+    database_ok = True
     try:
         database_ping()
         checks["database"] = "ok"
     except Exception as exc:
         checks["database"] = f"error: {exc.__class__.__name__}"
-        ok = False
-    broker = settings.CELERY_BROKER_URL
-    if broker.startswith(("redis://", "rediss://")):
+        database_ok = False
+    pinged: dict[str, str] = {}
+    for name, url in (("broker", broker_url()), ("cache", cache_url())):
+        if not url:
+            checks[name] = "not configured (embedded)"
+            continue
+        if url not in pinged:
+            try:
+                redis_ping(url)
+                pinged[url] = "ok"
+            except Exception as exc:
+                pinged[url] = f"error: {exc.__class__.__name__}"
+        checks[name] = pinged[url]
+    outbox: dict[str, object] = {"stale_after_s": outbox_stale_after_s()}
+    if database_ok:
         try:
-            import redis
-
-            redis.Redis.from_url(broker, socket_connect_timeout=1, socket_timeout=1).ping()
-            checks["broker"] = "ok"
+            state = outbox_state()
         except Exception as exc:
-            checks["broker"] = f"error: {exc.__class__.__name__}"
-            ok = False
+            checks["outbox"] = f"error: {exc.__class__.__name__}"
+        else:
+            age = None if state.oldest_age_s is None else round(state.oldest_age_s, 1)
+            outbox.update(undelivered=state.undelivered, oldest_undelivered_age_s=age)
+            checks["outbox"] = (
+                f"stale: oldest undelivered is {age:.0f} s old" if state.stale else "ok"
+            )
     else:
-        checks["broker"] = "not configured (embedded)"
-    return JsonResponse(
-        {"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503
+        checks["outbox"] = "unknown (database unavailable)"
+    degraded = [
+        name
+        for name, value in checks.items()
+        if value != "ok" and not value.startswith("not configured")
+    ]
+    status = "unavailable" if not database_ok else ("degraded" if degraded else "ok")
+    response = JsonResponse(
+        {"status": status, "checks": checks, "degraded": degraded, "outbox": outbox},
+        status=503 if not database_ok else 200,
     )
+    if not database_ok:
+        response["Retry-After"] = "5"
+    return response
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
@@ -90,6 +132,14 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
 def server_error(request: HttpRequest) -> HttpResponse:
     """handler500: the API's error body under /api/, the plain page elsewhere (no template
     context: whatever failed may fail again while rendering)."""
+    failure = sys.exc_info()[1]  # handler500 runs while the exception is being handled
+    if isinstance(failure, UNAVAILABLE_ERRORS):  # lost the database outside a view: 503
+        response = (
+            api_error(503, "database_unavailable", DATABASE_UNAVAILABLE)
+            if is_api(request)
+            else HttpResponse(DATABASE_UNAVAILABLE, status=503, content_type="text/plain")
+        )
+        return retry_after(response)
     if is_api(request):
         return api_error(500)
     return defaults.server_error(request)

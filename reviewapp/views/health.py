@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
-from reviewapp.models import Alert, MLModel, Tripwire, TripwireKind
+from reviewapp.models import Alert, MLModel, Tripwire, TripwireAction, TripwireKind
 from reviewapp.permissions import Capability, user_has
 from reviewapp.presentation.health import health_figures
 from reviewapp.presentation.params import HEALTH_PERIODS as PERIODS
@@ -101,6 +101,7 @@ def _page_context(request: HttpRequest, ml_model: MLModel, filters: dict) -> dic
         **health_figures(accuracy=accuracy, drift=drift, calibration=calibration),
         "tripwires": watch.tripwires,
         "tripwire_kinds": [(kind.value, kind.label, KIND_LIMITS[kind][2]) for kind in TripwireKind],
+        "tripwire_actions": TripwireAction.choices,
         "open_alerts": watch.open_alerts,
         "recent_alerts": watch.recent_alerts,
         "pending_proposals": pending_proposals(ml_model),
@@ -189,6 +190,7 @@ def tripwire_create_view(request: HttpRequest, slug: str) -> HttpResponse:
         ),
         notify_url=post.get("notify_url", ""),
         notify_email=post.get("notify_email", ""),
+        action=post.get("action", TripwireAction.ALERT),
     )
     messages.success(request, f"Tripwire added: {tripwire.get_kind_display()}.")
     return _back(request, ml_model, "tripwires")

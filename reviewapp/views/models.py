@@ -15,8 +15,10 @@ from reviewapp.models import (
     DeliveryStatus,
     FallbackAction,
     MLModel,
+    ModelVersion,
     PolicyStatus,
     RoutingPolicy,
+    VersionStatus,
     WebhookDelivery,
 )
 from reviewapp.permissions import Capability, user_can_approve_policy, user_has
@@ -24,11 +26,23 @@ from reviewapp.selectors.registry import (
     delivery_current,
     model_list_rows,
     model_policies,
-    model_versions,
     webhook_deliveries,
 )
+from reviewapp.selectors.system import outbox_state
+from reviewapp.selectors.versions import open_suspension, version_figures
 from reviewapp.services.access import capability_require, object_of_model, refuse
+from reviewapp.services.breaker import (
+    automation_resume_decide,
+    automation_resume_propose,
+    automation_suspend,
+)
 from reviewapp.services.policies import policy_decide, policy_propose
+from reviewapp.services.versions import (
+    version_activation_decide,
+    version_activation_propose,
+    version_retire,
+    version_rollback,
+)
 from reviewapp.services.webhooks import (
     delivery_resend,
     webhook_remove,
@@ -47,6 +61,8 @@ def _detail_url(ml_model: MLModel) -> str:
 model_page = model_from_slug(Capability.VIEW_MODEL_PAGES, action="model.page", back=_detail_url)
 model_owner_action = model_from_slug(Capability.MANAGE_MODEL, back=_detail_url)
 model_manager_action = model_from_slug(Capability.APPROVE_POLICY, back=_detail_url)
+model_halt_action = model_from_slug(Capability.HALT_AUTOMATION, back=_detail_url)
+NOTE_FIELD = 2000
 
 
 # --- forms --------------------------------------------------------------------------------
@@ -145,9 +161,27 @@ def _detail_context(request: HttpRequest, ml_model: MLModel, **extra: object) ->
     history = [p for p in policies if p.status in (PolicyStatus.SUPERSEDED, PolicyStatus.REJECTED)]
     can_manage = user_has(user, Capability.MANAGE_MODEL, ml_model)
     status_filter = request.GET.get("status", "")
+    version_rows = version_figures(ml_model)
+    can_halt = user_has(user, Capability.HALT_AUTOMATION, ml_model)
+    for row in version_rows:
+        v = row.version
+        proposed = v.activation_proposed_at is not None
+        row.can_propose = can_manage and v.status == VersionStatus.CANDIDATE and not proposed
+        row.can_decide = proposed and user_can_approve_policy(
+            user, ml_model, proposed_by_id=v.activation_proposed_by_id
+        )
+        row.can_retire = can_halt and v.status != VersionStatus.RETIRED
+        row.can_rollback = row.can_retire and row.rollback_to is not None
+    suspension = open_suspension(ml_model)
     context = {
         "ml_model": ml_model,
-        "versions": model_versions(ml_model),
+        "versions": [row.version for row in version_rows],
+        "version_rows": version_rows,
+        "suspension": suspension,
+        "can_halt": can_halt,
+        "can_decide_resume": suspension is not None
+        and suspension.lift_proposed_at is not None
+        and user_can_approve_policy(user, ml_model, proposed_by_id=suspension.lift_proposed_by_id),
         "active": active,
         "proposals": proposals,
         "history": history[:20],
@@ -158,6 +192,7 @@ def _detail_context(request: HttpRequest, ml_model: MLModel, **extra: object) ->
         else None,
         "webhook_form": WebhookForm(initial={"url": ml_model.webhook_url}) if can_manage else None,
         "deliveries": webhook_deliveries(ml_model, status_filter),
+        "outbox": outbox_state(ml_model=ml_model),  # the "deliveries are late" banner
         "status_filter": status_filter,
         "statuses": DeliveryStatus.choices,
         "resendable": {DeliveryStatus.DEAD, DeliveryStatus.DELIVERED, DeliveryStatus.RETRYING},
@@ -293,6 +328,135 @@ def model_delivery_resend(
     return redirect("model-detail", slug=ml_model.slug)
 
 
+# --- versions and the circuit breaker ------------------------------------------------------
+
+
+def _note(request: HttpRequest, name: str = "note") -> str:
+    return request.POST.get(name, "")[:NOTE_FIELD]
+
+
+def _version(ml_model: MLModel, version_id: int) -> ModelVersion:
+    return object_of_model(ModelVersion, version_id, ml_model, "version")
+
+
+@login_required
+@require_POST
+@model_owner_action
+def model_version_propose(request: HttpRequest, ml_model: MLModel, version_id: int) -> HttpResponse:
+    """The model's owner proposes activating a candidate version (a manager approves)."""
+    version = version_activation_propose(
+        version=_version(ml_model, version_id), proposer=request.user, note=_note(request)
+    )
+    messages.success(
+        request,
+        f"Proposed activating version {version.version}. Its cases keep going to people until "
+        "another person, a manager of the team, approves.",
+    )
+    return redirect(_detail_url(ml_model) + "#versions")
+
+
+@login_required
+@require_POST
+@model_manager_action
+def model_version_decide(request: HttpRequest, ml_model: MLModel, version_id: int) -> HttpResponse:
+    """A manager approves or rejects a proposed activation (not their own: four eyes)."""
+    decision = request.POST.get("decision")
+    if decision not in ("approve", "reject"):
+        messages.error(request, "Choose approve or reject.")
+        return redirect(_detail_url(ml_model) + "#versions")
+    version = version_activation_decide(
+        version=_version(ml_model, version_id),
+        manager=request.user,
+        approve=decision == "approve",
+        note=_note(request),
+    )
+    if decision == "approve":
+        messages.success(request, f"Approved: version {version.version} is now {version.status}.")
+    else:
+        messages.success(request, f"Rejected activating version {version.version}.")
+    return redirect(_detail_url(ml_model) + "#versions")
+
+
+@login_required
+@require_POST
+@model_halt_action
+def model_version_retire(request: HttpRequest, ml_model: MLModel, version_id: int) -> HttpResponse:
+    """An owner or manager retires a version at once: its new cases are refused."""
+    version = version_retire(
+        version=_version(ml_model, version_id), actor=request.user, note=_note(request)
+    )
+    messages.success(
+        request, f"Version {version.version} is retired: its new cases are refused (409)."
+    )
+    return redirect(_detail_url(ml_model) + "#versions")
+
+
+@login_required
+@require_POST
+@model_halt_action
+def model_version_rollback(
+    request: HttpRequest, ml_model: MLModel, version_id: int
+) -> HttpResponse:
+    """An owner or manager rolls back from a version: it is retired, the earlier one serves."""
+    retired, restored = version_rollback(
+        version=_version(ml_model, version_id), actor=request.user, note=_note(request)
+    )
+    messages.success(
+        request,
+        f"Rolled back: version {retired.version} is retired and {restored.version} is "
+        f"{restored.status}. The model's webhook is told (model.version_changed).",
+    )
+    return redirect(_detail_url(ml_model) + "#versions")
+
+
+@login_required
+@require_POST
+@model_halt_action
+def model_automation_suspend(request: HttpRequest, ml_model: MLModel) -> HttpResponse:
+    """One owner or manager suspends the model's automation at once (the circuit breaker)."""
+    automation_suspend(ml_model=ml_model, actor=request.user, reason=_note(request, "reason"))
+    messages.success(
+        request,
+        "Automation suspended: every new case goes to people until a lift is proposed and "
+        "another manager approves it.",
+    )
+    return redirect(_detail_url(ml_model) + "#versions")
+
+
+@login_required
+@require_POST
+@model_halt_action
+def model_automation_resume_propose(request: HttpRequest, ml_model: MLModel) -> HttpResponse:
+    """One owner or manager proposes lifting the suspension (another manager approves)."""
+    automation_resume_propose(ml_model=ml_model, proposer=request.user, note=_note(request))
+    messages.success(
+        request, "Proposed resuming automation: another manager of the team must approve it."
+    )
+    return redirect(_detail_url(ml_model) + "#versions")
+
+
+@login_required
+@require_POST
+@model_manager_action
+def model_automation_resume_decide(request: HttpRequest, ml_model: MLModel) -> HttpResponse:
+    """A manager other than the proposer approves or rejects lifting the suspension."""
+    decision = request.POST.get("decision")
+    if decision not in ("approve", "reject"):
+        messages.error(request, "Choose approve or reject.")
+        return redirect(_detail_url(ml_model) + "#versions")
+    automation_resume_decide(
+        ml_model=ml_model,
+        manager=request.user,
+        approve=decision == "approve",
+        note=_note(request),
+    )
+    if decision == "approve":
+        messages.success(request, "Automation resumed: cases route by the policy again.")
+    else:
+        messages.success(request, "Rejected resuming automation: it stays suspended.")
+    return redirect(_detail_url(ml_model) + "#versions")
+
+
 urlpatterns = [
     path("", model_list, name="model-list"),
     path("<slug:slug>/", model_detail, name="model-detail"),
@@ -308,5 +472,38 @@ urlpatterns = [
         "<slug:slug>/deliveries/<int:delivery_id>/resend",
         model_delivery_resend,
         name="model-delivery-resend",
+    ),
+    path(
+        "<slug:slug>/versions/<int:version_id>/propose",
+        model_version_propose,
+        name="model-version-propose",
+    ),
+    path(
+        "<slug:slug>/versions/<int:version_id>/decide",
+        model_version_decide,
+        name="model-version-decide",
+    ),
+    path(
+        "<slug:slug>/versions/<int:version_id>/retire",
+        model_version_retire,
+        name="model-version-retire",
+    ),
+    path(
+        "<slug:slug>/versions/<int:version_id>/rollback",
+        model_version_rollback,
+        name="model-version-rollback",
+    ),
+    path(
+        "<slug:slug>/automation/suspend", model_automation_suspend, name="model-automation-suspend"
+    ),
+    path(
+        "<slug:slug>/automation/resume",
+        model_automation_resume_propose,
+        name="model-automation-resume",
+    ),
+    path(
+        "<slug:slug>/automation/resume/decide",
+        model_automation_resume_decide,
+        name="model-automation-resume-decide",
     ),
 ]

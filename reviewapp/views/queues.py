@@ -20,6 +20,8 @@ from reviewapp.selectors.queue import (
     escalated_for,
     queue_overview,
     reassign_candidates,
+    skips_by_reviewer,
+    skips_for_cases,
     user_by_username,
     waiting_cases_page,
 )
@@ -65,9 +67,11 @@ def queue_overview_page(request: HttpRequest) -> HttpResponse:
     except ReviewAppError as exc:
         messages.error(request, exc.message)
         page = waiting_cases_page(ml_model=ml_model)
+    skips = skips_for_cases([case.pk for case in page.cases])
     for case in page.cases:
         # What this person may read of each case (blind cases hide the model's answer).
         case.ml_model = ml_model
+        case.skip_tally = skips.get(case.pk)
         case.answer_shown = user_may_see_model_answer(request.user, case)
         case.why = routing_codes(case, request.user)
     context = {
@@ -83,6 +87,7 @@ def queue_overview_page(request: HttpRequest) -> HttpResponse:
         claims=claims_for(ml_model=ml_model),
         escalated=escalated_for(ml_model=ml_model),
         candidates=reassign_candidates(ml_model=ml_model),
+        reviewer_skips=skips_by_reviewer(ml_model=ml_model),
     )
     return render(request, "reviewapp/queues/overview.html", context)
 

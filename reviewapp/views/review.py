@@ -19,21 +19,27 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from reviewapp.case_rules import claim_is_live, routing_text
-from reviewapp.errors import InvalidInput, NotFound, ReviewAppError
+from reviewapp.errors import Conflict, InvalidInput, NotFound, ReviewAppError
 from reviewapp.models import Case, DecisionAction, MLModel, User
 from reviewapp.permissions import Capability, user_has, user_may_see_model_answer
+from reviewapp.presentation.case_record import GENERIC_LOST, claim_lost_reason
 from reviewapp.presentation.explanations import explanation_view, input_rows, score_rows
+from reviewapp.presentation.history import progress_text
 from reviewapp.presentation.review import Outcome, decision_outcome
+from reviewapp.selectors.case_record import claim_history
 from reviewapp.selectors.cases import case_for_page
+from reviewapp.selectors.history import review_progress
 from reviewapp.selectors.queue import queue_overview, review_models_for
 from reviewapp.services.access import capability_require, case_for_user, model_for_user
 from reviewapp.services.audit import case_views_record
-from reviewapp.services.decisions import case_decide
+from reviewapp.services.decisions import case_decide, decision_undo
 from reviewapp.services.queue import (
     case_claim_next,
     case_escalate,
     case_lease_renew,
     case_release,
+    case_skip,
+    skip_cooldown,
 )
 from reviewapp.validation import text_problem
 
@@ -62,12 +68,24 @@ def _case_for_reviewer(request: HttpRequest, case_id: int, *, action: str) -> Ca
     )
 
 
-def _not_yours(case: Case) -> NotFound:
-    return NotFound(
-        f"Case #{case.pk} is not claimed by you: it may have been decided, released, "
-        "escalated, or your claim on it expired.",
-        code="not_claimed",
-    )
+def _lost_claim_reason(case: Case, user: User) -> str | None:
+    """Who took USER's claim on CASE and when ("Lena (lead) took this case at 10:42"), from
+    the case's latest audit events; None when nothing took a claim of theirs."""
+    history = claim_history(case)
+    return claim_lost_reason(case=case, user=user, events=history.events, people=history.people)
+
+
+def _not_yours(case: Case, user: User) -> NotFound:
+    reason = _lost_claim_reason(case, user) or GENERIC_LOST.format(pk=case.pk)
+    return NotFound(reason, code="not_claimed")
+
+
+def _claim_conflict(case: Case, user: User, exc: Conflict) -> Conflict:
+    """A service's "no live claim" refusal, saying who took the case when someone did."""
+    reason = _lost_claim_reason(case, user) if exc.code == "no_live_claim" else None
+    if reason is None:
+        return exc
+    return Conflict(reason, code=exc.code, details=exc.details)
 
 
 def _case_context(
@@ -110,6 +128,7 @@ def _case_context(
         "outcome": outcome,
         "note": note,
         "is_lead": user_has(user, Capability.LEAD, case.ml_model),
+        "progress": progress_text(review_progress(user=user, ml_model=case.ml_model)),
     }
 
 
@@ -217,7 +236,7 @@ def review_case(request: HttpRequest, case_id: int) -> HttpResponse:
     """The claimant's view of a claimed case."""
     case = _case_for_reviewer(request, case_id, action="case.view")
     if not claim_is_live(case, request.user):
-        raise _not_yours(case)
+        raise _not_yours(case, request.user)
     case_views_record(actor=request.user, cases=[case])
     return _render_case(request, case)
 
@@ -249,6 +268,8 @@ def review_decide(request: HttpRequest, case_id: int) -> HttpResponse:
             feedback=post.get("feedback", "").strip(),
             explanation_helpful=None if case.is_blind else _helpful(post.get("helpful", "")),
         )
+    except Conflict as exc:
+        raise _claim_conflict(case, request.user, exc) from None
     except InvalidInput as exc:
         if not claim_is_live(case, request.user):
             raise
@@ -277,13 +298,49 @@ def review_release(request: HttpRequest, case_id: int) -> HttpResponse:
     """Skip: give the case back to the queue and return to the queues."""
     case = _case_for_reviewer(request, case_id, action="case.release")
     if not claim_is_live(case, request.user):
-        raise _not_yours(case)
+        raise _not_yours(case, request.user)
     case_release(case=case, actor=request.user)
     note = f"Case #{case.pk} went back to the queue."
     if not request.htmx:
         messages.info(request, note)
         return redirect("review-home")
     return _render_home(request, note=note)
+
+
+@login_required
+@require_POST
+def review_skip(request: HttpRequest, case_id: int) -> HttpResponse:
+    """Skip (the page's ``s``): give the case back and return to the queues; the next cases
+    this reviewer claims are others while any wait (REVIEWAPP_SKIP_COOLDOWN_S)."""
+    case = _case_for_reviewer(request, case_id, action="case.skip")
+    if not claim_is_live(case, request.user):
+        raise _not_yours(case, request.user)
+    case_skip(case=case, reviewer=request.user)
+    minutes = max(1, round(skip_cooldown().total_seconds() / 60))
+    note = (
+        f"Skipped case #{case.pk}: it went back to the queue, and for {minutes} "
+        f"minute{'s' if minutes != 1 else ''} you get other cases first."
+    )
+    if not request.htmx:
+        messages.info(request, note)
+        return redirect("review-home")
+    return _render_home(request, note=note)
+
+
+@login_required
+@require_POST
+def review_undo(request: HttpRequest, case_id: int) -> HttpResponse:
+    """Undo (the outcome line's ``z``): withdraw one's decision within the undo window and
+    show the case again, claimed anew; 409 once the window has passed."""
+    case = _case_for_reviewer(request, case_id, action="case.undo")
+    decision_undo(case=case, reviewer=request.user)
+    note = f"Your decision on case #{case.pk} was withdrawn: the case is yours again."
+    if not request.htmx:
+        messages.info(request, note)
+        return redirect("review-case", case_id=case.pk)
+    response = _render_case(request, case_for_page(case.pk), note=note)
+    response["HX-Push-Url"] = reverse("review-case", kwargs={"case_id": case.pk})
+    return response
 
 
 @login_required
@@ -303,7 +360,10 @@ def review_escalate(request: HttpRequest, case_id: int) -> HttpResponse:
             errors={"note": ["Required."]},
             open_panel="escalate",
         )
-    case_escalate(case=case, actor=request.user, note=note)
+    try:
+        case_escalate(case=case, actor=request.user, note=note)
+    except Conflict as exc:
+        raise _claim_conflict(case, request.user, exc) from None
     done = f"Case #{case.pk} was escalated to the leads."
     if user_has(request.user, Capability.LEAD, case.ml_model):
         # A lead is served escalated cases first: do not hand this one straight back.
@@ -319,20 +379,20 @@ def review_escalate(request: HttpRequest, case_id: int) -> HttpResponse:
 def review_renew(request: HttpRequest, case_id: int) -> HttpResponse:
     """Keep the lease while the page is open (htmx polls this every two minutes)."""
     case = _case_for_reviewer(request, case_id, action="case.renew")
-    lost = False
+    lost, reason = False, None
     try:
         case = case_lease_renew(case=case, reviewer=request.user)
     except ReviewAppError:
-        lost = True
+        lost, reason = True, _lost_claim_reason(case, request.user)
     if not request.htmx:
         if lost:
-            messages.error(request, str(_not_yours(case).message))
+            messages.error(request, reason or GENERIC_LOST.format(pk=case.pk))
             return redirect("review-home")
         return redirect("review-case", case_id=case.pk)
     return render(
         request,
         "reviewapp/review/case.html#lease",
-        {"case": case, "lease_lost": lost},
+        {"case": case, "lease_lost": lost, "lease_lost_reason": reason},
     )
 
 
@@ -342,6 +402,8 @@ urlpatterns = [
     path("case/<int:case_id>/", review_case, name="review-case"),
     path("case/<int:case_id>/decide/", review_decide, name="review-decide"),
     path("case/<int:case_id>/release/", review_release, name="review-release"),
+    path("case/<int:case_id>/skip/", review_skip, name="review-skip"),
+    path("case/<int:case_id>/undo/", review_undo, name="review-undo"),
     path("case/<int:case_id>/escalate/", review_escalate, name="review-escalate"),
     path("case/<int:case_id>/renew/", review_renew, name="review-renew"),
 ]

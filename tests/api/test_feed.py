@@ -3,14 +3,16 @@
 import random
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 from django.db import connection, transaction
+from django.utils import timezone
 
-from reviewapp.models import AuditEvent, Decision, Role
+from reviewapp.models import AuditEvent, Case, Decision, FeedEvent, Role, RoutingPolicy
 from reviewapp.selectors.feed import decision_feed_page, feed_cursor_encode
 from reviewapp.services.decisions import case_decide
-from reviewapp.services.queue import case_claim_next
+from reviewapp.services.queue import case_claim_next, cases_expire
 from tests.conftest import bearer_client
 from tests.factories import make_cases, make_model, make_service_account, make_team, make_user
 
@@ -241,3 +243,173 @@ def test_no_gaps_or_repeats_with_concurrent_writers():
     expected = [feed_cursor_encode(feed_txid=d.feed_txid, decision_id=d.pk) for d in all_decisions]
     assert [r["cursor"] for r in read] == expected
     assert all(d.feed_txid for d in all_decisions), "the trigger stamps every decision"
+
+
+# --- case.expired rows ------------------------------------------------------------------------
+
+
+def settle_all(ml_model) -> None:
+    """settle() for decisions and feed events together."""
+    if connection.vendor != "postgresql":
+        return
+    total = Decision.objects.filter(ml_model=ml_model).count()
+    total += FeedEvent.objects.filter(ml_model=ml_model).count()
+    deadline = time.monotonic() + 30
+    while len(decision_feed_page(ml_model=ml_model, limit=1000).results) < total:
+        assert time.monotonic() < deadline, "the feed did not catch up in 30 s"
+        time.sleep(0.05)
+
+
+def expire_new_cases(ml_model, n: int, **payload) -> list[int]:
+    """Submit N cases and let the availability job expire them at once (one transaction)."""
+    ids = make_cases(ml_model, n, **payload)
+    Case.objects.filter(pk__in=ids).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert cases_expire() == n
+    return ids
+
+
+@FEED_DB
+@pytest.mark.parametrize("fallback", ["apply_model", "reject", "hold"])
+def test_expired_cases_are_feed_rows_in_order(ml_model, reviewer, sa_client, fallback):
+    """Expiries are case.expired rows between the decisions written before and after them,
+    read once each across pages, with the fallback and (apply_model) the model's label."""
+    RoutingPolicy.objects.filter(ml_model=ml_model).update(fallback_action=fallback)
+    make_cases(ml_model, 2)
+    first = decide_all(ml_model, reviewer)
+    expired = expire_new_cases(ml_model, 2, label="fraud", confidence=0.5)
+    make_cases(ml_model, 1)
+    last = decide_all(ml_model, reviewer)
+    settle_all(ml_model)
+    seen = read_all(sa_client, "/api/v1/decisions?limit=2")
+    assert [r["event"] for r in seen] == ["case.decided"] * 2 + ["case.expired"] * 2 + [
+        "case.decided"
+    ]
+    assert [r.get("decision_id") for r in seen] == [d.pk for d in first] + [None, None] + [
+        last[0].pk
+    ]
+    assert sorted(r["case_id"] for r in seen[2:4]) == sorted(expired)
+    assert len({r["cursor"] for r in seen}) == 5
+    row = seen[2]
+    case = Case.objects.get(pk=row["case_id"])
+    event = FeedEvent.objects.get(case=case)
+    assert row == {
+        "event": "case.expired",
+        "event_id": event.pk,
+        "case_id": case.pk,
+        "external_id": case.external_id,
+        "model": "fraud-screening",
+        "model_version": "2.3.0",
+        "fallback_applied": fallback,
+        "final_label": "fraud" if fallback == "apply_model" else None,
+        "expired_at": case.expired_at.isoformat(),
+        "cursor": row["cursor"],
+    }
+    # Resuming from an expired row's cursor returns only what follows it.
+    after = sa_client.get("/api/v1/decisions", {"after": seen[2]["cursor"]}).json()["results"]
+    assert [r["cursor"] for r in after] == [r["cursor"] for r in seen[3:]]
+    after_last = sa_client.get("/api/v1/decisions", {"after": seen[3]["cursor"]}).json()
+    assert [r.get("decision_id") for r in after_last["results"]] == [last[0].pk]
+
+
+@FEED_DB
+def test_feed_of_only_expiries_pages_and_resumes(ml_model, sa_client):
+    """A model with no decisions at all still serves its expiries, and new ones after the
+    last cursor."""
+    expire_new_cases(ml_model, 3)
+    settle_all(ml_model)
+    seen = read_all(sa_client, "/api/v1/decisions?limit=2")
+    assert [r["event"] for r in seen] == ["case.expired"] * 3
+    cursor = seen[-1]["cursor"]
+    assert sa_client.get("/api/v1/decisions", {"after": cursor}).json()["results"] == []
+    (newer,) = expire_new_cases(ml_model, 1)
+    settle_all(ml_model)
+    rows = sa_client.get("/api/v1/decisions", {"after": cursor}).json()["results"]
+    assert [r["case_id"] for r in rows] == [newer]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_no_gaps_or_repeats_with_concurrent_decisions_and_expiries():
+    """Reviewers decide and the availability job expires cases at the same time (both holding
+    their transactions open a little) while a reader pages through: every decision and every
+    expiry is read exactly once, in the stable (feed_txid, kind, id) order."""
+    team = make_team("feed-mixed")
+    ml_model = make_model(team=team, slug="feed-mixed")
+    writers = [make_user(Role.REVIEWER, team=team) for _ in range(3)]
+    per_writer, expiry_runs, per_run = 10, 8, 3
+    make_cases(ml_model, len(writers) * per_writer)
+    to_expire = [make_cases(ml_model, per_run) for _ in range(expiry_runs)]
+    expected_total = len(writers) * per_writer + expiry_runs * per_run
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def decide_some(reviewer) -> None:
+        try:
+            for _ in range(per_writer):
+                case = case_claim_next(ml_model=ml_model, reviewer=reviewer)
+                with transaction.atomic():
+                    case_decide(case=case, reviewer=reviewer, action="accept")
+                    time.sleep(random.uniform(0, 0.03))
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def expire_some() -> None:
+        try:
+            for ids in to_expire:
+                with transaction.atomic():
+                    Case.objects.filter(pk__in=ids).update(
+                        expires_at=timezone.now() - timedelta(seconds=1)
+                    )
+                    assert cases_expire() == per_run
+                    time.sleep(random.uniform(0, 0.03))
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    read: list[dict] = []
+
+    def reader() -> None:
+        cursor, deadline = None, None
+        try:
+            while len(read) < expected_total:
+                if done.is_set() and deadline is None:
+                    deadline = time.monotonic() + 60
+                if deadline is not None and time.monotonic() > deadline:
+                    return
+                page = decision_feed_page(ml_model=ml_model, after=cursor, limit=5)
+                read.extend(page.results)
+                cursor = page.last_cursor or cursor
+                if not page.results:
+                    time.sleep(0.01)
+            read.extend(decision_feed_page(ml_model=ml_model, after=cursor, limit=5).results)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=decide_some, args=(w,)) for w in writers]
+    threads.append(threading.Thread(target=expire_some))
+    reading = threading.Thread(target=reader)
+    reading.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    done.set()
+    reading.join(timeout=90)
+    assert not errors, errors
+    keys = [(r["event"], r.get("decision_id") or r.get("event_id")) for r in read]
+    assert len(keys) == len(set(keys)), "a row was served twice"
+    stored = [
+        (d.feed_txid, 0, d.pk, ("case.decided", d.pk))
+        for d in Decision.objects.filter(ml_model=ml_model)
+    ] + [
+        (e.feed_txid, 1, e.pk, ("case.expired", e.pk))
+        for e in FeedEvent.objects.filter(ml_model=ml_model)
+    ]
+    assert len(stored) == expected_total
+    assert all(row[0] for row in stored), "the trigger stamps every row"
+    assert keys == [row[3] for row in sorted(stored)], "skipped rows or an unstable order"

@@ -7,11 +7,11 @@ import jsonschema
 import pytest
 from django.core.cache import cache
 
-from reviewapp.models import Case, Role
+from reviewapp.models import Case, Role, RoutingPolicy
 from reviewapp.services.accounts import token_create
 from reviewapp.services.rollups import rollups_refresh
 from tests.api.openapi import Contract, fetch_openapi
-from tests.api.test_feed import settle
+from tests.api.test_feed import expire_new_cases, settle, settle_all
 from tests.conftest import bearer_client
 from tests.factories import case_payload, make_cases, make_user
 from tests.metrics_data import DAY, auto_approved_cases, decided_cases
@@ -26,6 +26,8 @@ JSON_OPERATIONS = {
     "queue_claim",
     "case_decide",
     "case_release",
+    "case_skip",
+    "case_undo",
     "case_escalate",
     "case_renew",
     "case_reassign",
@@ -268,6 +270,28 @@ def test_review_workflow(contract, ml_model, rita, leo, lead):
     contract.check(missing, "case_release")
 
 
+def test_skip_and_undo(contract, ml_model, rita, settings):
+    """Skip (200, 409) and undo (200 with the case, 409 after the window) match their
+    components."""
+    settings.REVIEWAPP_UNDO_WINDOW_S = 10
+    make_cases(ml_model, 2)
+    held = _claim(rita).json()["id"]
+    skipped = rita.post(f"/api/v1/cases/{held}/skip", format="json")
+    assert skipped.status_code == 200, skipped.content
+    assert contract.check(skipped, "case_skip")["status"] == "queued"
+    again = rita.post(f"/api/v1/cases/{held}/skip", format="json")
+    assert again.status_code == 409
+    contract.check(again, "case_skip")
+    other = _claim(rita).json()["id"]
+    rita.post(f"/api/v1/cases/{other}/decision", {"action": "accept"}, format="json")
+    undone = rita.post(f"/api/v1/cases/{other}/undo", format="json")
+    assert undone.status_code == 200, undone.content
+    assert contract.check(undone, "case_undo")["status"] == "assigned"
+    nothing = rita.post(f"/api/v1/cases/{other}/undo", format="json")
+    assert nothing.status_code == 409
+    contract.check(nothing, "case_undo")
+
+
 def test_claim_errors(contract, ml_model, manager):
     """A manager may not claim (403) and unknown models look missing (404)."""
     client = bearer_client(token_create(user=manager)[1])
@@ -296,6 +320,22 @@ def test_decision_feed(contract, ml_model, reviewer, sa_client):
     bad = sa_client.get("/api/v1/decisions", {"after": "%%%"})
     assert bad.status_code == 400
     contract.check(bad, "decisions_feed")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("fallback", ["apply_model", "hold"])
+def test_decision_feed_with_expired_rows(contract, ml_model, reviewer, sa_client, fallback):
+    """A feed page mixing case.decided and case.expired rows matches DecisionFeed."""
+    RoutingPolicy.objects.filter(ml_model=ml_model).update(fallback_action=fallback)
+    rita = bearer_client(token_create(user=reviewer)[1])
+    make_cases(ml_model, 1)
+    case_id = _claim(rita).json()["id"]
+    rita.post(f"/api/v1/cases/{case_id}/decision", {"action": "accept"}, format="json")
+    expire_new_cases(ml_model, 1)
+    settle_all(ml_model)
+    page = contract.check(sa_client.get("/api/v1/decisions"), "decisions_feed")
+    assert [r["event"] for r in page["results"]] == ["case.decided", "case.expired"]
+    assert page["results"][1]["fallback_applied"] == fallback
 
 
 def test_adoption_metrics(contract, ml_model, reviewer, manager):

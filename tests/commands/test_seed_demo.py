@@ -1,10 +1,13 @@
 """seed_demo: real trained models, explanations with numeric weights, idempotent."""
 
+from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db.models import F
 from django.test import override_settings
+from django.utils import timezone
 
 from reviewapp.management.demo import DEFAULT_DEMO_PASSWORD
 from reviewapp.models import (
@@ -21,6 +24,7 @@ from reviewapp.models import (
     Team,
     User,
 )
+from reviewapp.services.queue import case_claim_next, cases_escalate_overdue, cases_expire
 
 pytestmark = pytest.mark.django_db
 
@@ -147,3 +151,45 @@ def test_seed_demo_uses_the_demo_default_with_debug_on(monkeypatch):
     monkeypatch.delenv("REVIEWAPP_DEMO_PASSWORD", raising=False)
     _seed("--scale", "0.1", password=None)
     assert User.objects.get(username="lead").check_password(DEFAULT_DEMO_PASSWORD)
+
+
+def _waiting() -> list[Case]:
+    return list(Case.objects.filter(status__in=[CaseStatus.QUEUED, CaseStatus.ESCALATED]))
+
+
+def _assert_fresh_queue() -> None:
+    now = timezone.now()
+    waiting = _waiting()
+    assert len([c for c in waiting if c.status == CaseStatus.QUEUED]) >= 5
+    assert all(c.sla_due_at > now and c.expires_at > now for c in waiting)
+    assert all(c.created_at <= now for c in waiting)
+    assert sum(c.is_blind for c in waiting if c.status == CaseStatus.QUEUED) >= 3
+    escalated = [c for c in waiting if c.status == CaseStatus.ESCALATED]
+    assert any(c.escalation_source == "reviewer" and c.escalation_note for c in escalated)
+
+
+def test_seed_demo_leaves_a_fresh_queue_days_later():
+    """Seeded, then left for ten days (rows aged, the SLA and expiry jobs run, a claim left
+    lapsed): a second run leaves waiting cases inside their SLA and lifetime, a few blind, and
+    an escalation with its note."""
+    _seed("--scale", "0.1")
+    _assert_fresh_queue()
+    aged = timedelta(days=10)
+    Case.objects.filter(status__in=[CaseStatus.QUEUED, CaseStatus.ESCALATED]).update(
+        created_at=F("created_at") - aged,
+        sla_due_at=F("sla_due_at") - aged,
+        expires_at=F("expires_at") - aged,
+    )
+    ml_model = MLModel.objects.get(slug="tumour-triage")
+    claimed = case_claim_next(ml_model=ml_model, reviewer=User.objects.get(username="reviewer2"))
+    Case.objects.filter(pk=claimed.pk).update(lease_expires_at=timezone.now() - aged)
+    escalated_by_sla = cases_escalate_overdue()
+    expired = cases_expire()
+    assert escalated_by_sla + expired > 0
+    assert not any(c.status == CaseStatus.QUEUED for c in _waiting())
+
+    _seed("--scale", "0.1")
+    _assert_fresh_queue()
+    assert not Case.objects.filter(status=CaseStatus.ASSIGNED).exists()
+    assert cases_escalate_overdue() == 0
+    assert cases_expire() == 0

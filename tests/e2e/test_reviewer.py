@@ -51,7 +51,8 @@ def test_reviewer_overrides_with_the_keyboard_and_gets_the_next_case(page, login
     assert page.url.endswith("/review/")
     page.evaluate("window.__reviewMarker = 'still here'")
     page.get_by_role("button", name="Next case").click()
-    page.wait_for_selector(f'#case-panel[data-case-id="{first}"]')
+    # Decision keys work once the new case has been on screen for 400 ms (review.js).
+    page.wait_for_selector(f'#case-panel[data-case-id="{first}"][data-keys-armed]')
     assert page.url.endswith(f"/review/case/{first}/")
 
     bars = page.locator("svg.xchart g.xrow")
@@ -92,6 +93,7 @@ def test_reviewer_overrides_with_the_keyboard_and_gets_the_next_case(page, login
     assert decision.time_spent_ms > 0
     screenshot("reviewer-after-decision")
 
+    page.wait_for_selector(f'#case-panel[data-case-id="{second}"][data-keys-armed]')
     page.keyboard.press("a")
     page.wait_for_selector("#case-panel.rv-home")
     assert page.evaluate("window.__reviewMarker") == "still here"
@@ -108,7 +110,7 @@ def test_blind_case_hides_the_recommendation_until_decided(page, login, screensh
 
     login(reviewer.username)
     page.keyboard.press("n")
-    page.wait_for_selector("[data-testid=blind-note]")
+    page.wait_for_selector("#case-panel[data-keys-armed] [data-testid=blind-note]")
     text = page.locator("#case-panel").inner_text()
     assert "Blind review: the model's answer is hidden until you decide" in text
     assert page.get_by_test_id("predicted-label").count() == 0

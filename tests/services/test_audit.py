@@ -80,7 +80,7 @@ def test_new_model_version_is_audited_once(sa_client):
     sa_client.post("/api/v1/cases", case_payload(model_version="3.0.0"), format="json")
     sa_client.post("/api/v1/cases", case_payload(model_version="3.0.0"), format="json")
     [event] = AuditEvent.objects.filter(action="model_version.registered")
-    assert event.changes == {"model": "fraud-screening", "version": "3.0.0"}
+    assert event.changes == {"model": "fraud-screening", "version": "3.0.0", "status": "active"}
     assert event.target_type == "modelversion"
 
 

@@ -9,7 +9,10 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 from django.core import mail
 from django.utils import timezone
+from kombu.exceptions import OperationalError as KombuOperationalError
 
+from config.celery_app import app as celery_app
+from reviewapp import jobs
 from reviewapp.errors import Conflict, InvalidInput, PermissionDenied
 from reviewapp.models import (
     Alert,
@@ -319,17 +322,25 @@ def test_alert_email_failure_is_retried_then_delivered(
 def test_alert_email_waits_in_the_outbox_when_the_broker_is_down(
     ml_model, manager, reviewer, monkeypatch, django_capture_on_commit_callbacks
 ):
-    """The alert commits even when enqueueing fails; the periodic sweep sends the email."""
+    """The alert commits even when the broker refuses the message; the periodic sweep sends
+    the email once it is back."""
     _accuracy_tripwire(ml_model, manager, notify_email="oncall@example.com")
 
-    def broker_down(name, **kwargs):
-        raise ConnectionError("broker unreachable")
+    class DeadBroker:
+        def delay(self, **kwargs):
+            raise KombuOperationalError("Error 111 connecting to redis:6379. Connection refused.")
 
-    monkeypatch.setattr("reviewapp.jobs.job_enqueue", broker_down)
-    alert = _trip(ml_model, reviewer, django_capture_on_commit_callbacks)
+    eager = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = False
+    monkeypatch.setattr(jobs, "job_task", lambda name: DeadBroker())
+    try:
+        alert = _trip(ml_model, reviewer, django_capture_on_commit_callbacks)
+    finally:
+        celery_app.conf.task_always_eager = eager
+        monkeypatch.undo()
+        jobs.job_broker_reset()
     delivery = WebhookDelivery.objects.get(alert=alert)
-    assert (delivery.status, mail.outbox) == (DeliveryStatus.PENDING, [])
-    monkeypatch.undo()
+    assert (delivery.status, delivery.attempts, mail.outbox) == (DeliveryStatus.PENDING, 0, [])
     assert webhooks_send_due_task() == 1
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.DELIVERED

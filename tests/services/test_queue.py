@@ -7,7 +7,7 @@ from django.db import connection
 from django.utils import timezone
 
 from reviewapp.errors import Conflict, InvalidInput, PermissionDenied
-from reviewapp.models import AuditEvent, Case, CaseStatus, Priority, Role
+from reviewapp.models import AuditEvent, Case, CaseSkip, CaseStatus, Priority, Role
 from reviewapp.services.queue import (
     case_claim_next,
     case_escalate,
@@ -233,18 +233,34 @@ def test_claim_queries_are_pinned(ml_model, reviewer, django_assert_num_queries)
 
 @pytest.mark.postgres
 @pytest.mark.parametrize(
-    ("status", "index"), [("queued", "case_queue_idx"), ("escalated", "case_escalated_idx")]
+    ("lead", "avoid_skipped", "indexes"),
+    [
+        (False, False, ["case_queue_idx"]),
+        (False, True, ["case_queue_idx", "caseskip_pick_idx"]),
+        (True, True, ["case_escalated_idx", "case_queue_idx", "caseskip_pick_idx"]),
+    ],
 )
-def test_claim_pick_walks_the_partial_index(ml_model, reviewer, status, index):
-    """EXPLAIN of the claim statement shows the partial index (and no sort of the table)."""
-    from reviewapp.services.queue import _PICK_SQL_BY_STATUS
+def test_claim_pick_walks_the_partial_index(ml_model, reviewer, lead, avoid_skipped, indexes):
+    """EXPLAIN of the claim statement shows the partial indexes (and the skip index for the
+    "not skipped lately" probe), no sort of the table, and row locks."""
+    from reviewapp.services.queue import _PICK_SQL_BY_ORDER
 
-    make_cases(ml_model, 20)
-    params = {"reviewer": reviewer.pk, "now": timezone.now(), "model": ml_model.pk}
+    ids = make_cases(ml_model, 60)
+    # A realistic shape (most of the model's cases already decided, a few skips), analysed,
+    # so that the plan does not depend on what earlier tests left in the statistics.
+    Case.objects.filter(pk__in=ids[:45]).update(status=CaseStatus.DECIDED)
+    now = timezone.now()
+    CaseSkip.objects.bulk_create(
+        CaseSkip(case_id=pk, ml_model=ml_model, reviewer=reviewer, skipped_at=now)
+        for pk in ids[45:48]
+    )
+    params = {"reviewer": reviewer.pk, "now": now, "model": ml_model.pk, "skipped_since": now}
     with connection.cursor() as cursor:
+        cursor.execute("ANALYZE reviewapp_case, reviewapp_caseskip")
         cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute("EXPLAIN " + _PICK_SQL_BY_STATUS[status], {**params, "status": status})
+        cursor.execute("EXPLAIN " + _PICK_SQL_BY_ORDER[(lead, avoid_skipped)], params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
-    assert index in plan, plan
+    for index in indexes:
+        assert index in plan, plan
     assert "Sort" not in plan, plan
     assert "LockRows" in plan, plan

@@ -1,11 +1,52 @@
 // reviewapp: the reviewer's page. Keyboard shortcuts (a accept, o override, s skip,
-// e escalate, n next case; Enter saves the open override, Ctrl+Enter the escalation note,
-// Escape closes) and htmx niceties. Without this file every action is a plain form.
+// e escalate, n next case, z undo the last decision while its window lasts; Enter saves the
+// open override, Ctrl+Enter the escalation note, Escape closes) and htmx niceties. Without
+// this file every action is a plain form.
+//
+// No unseen decisions: for GUARD_MS after a panel showing another case appears, the decision
+// keys (a, and Enter saving the override or label) are ignored, so that a double press
+// decides one case only. The panel gets data-keys-armed once they work again.
 "use strict";
 
 (function () {
+  var GUARD_MS = 400;
+  var guardUntil = 0;
+  var armedCaseId = null;
+  var armedPanel = null;
+
   function panel() {
     return document.getElementById("case-panel");
+  }
+
+  // A panel appeared: when it shows another case than before, hold the decision keys back.
+  function arm(root) {
+    if (!root) return;
+    armedPanel = root;
+    var caseId = root.getAttribute("data-case-id");
+    if (caseId && caseId !== armedCaseId) {
+      guardUntil = Date.now() + GUARD_MS;
+      window.setTimeout(function () {
+        if (root.isConnected) root.setAttribute("data-keys-armed", "");
+      }, GUARD_MS);
+    } else {
+      root.setAttribute("data-keys-armed", "");
+    }
+    armedCaseId = caseId;
+    var undo = root.querySelector("[data-undo-ms]");
+    if (undo) {
+      // The undo window closes on the server; take the button away when it does.
+      window.setTimeout(function () {
+        if (undo.isConnected) undo.remove();
+      }, parseInt(undo.getAttribute("data-undo-ms"), 10) || 0);
+    }
+  }
+
+  function guarded() {
+    return Date.now() < guardUntil;
+  }
+
+  function isDecision(el) {
+    return !!(el && el.closest && el.closest("#decide-form"));
   }
 
   function isTyping(el) {
@@ -60,6 +101,10 @@
 
     if (ev.key === "Enter" && drawer && drawer.open && root.contains(drawer)) {
       var tag = target.tagName;
+      if (isDecision(drawer) && guarded()) {
+        ev.preventDefault();
+        return;
+      }
       if (tag === "SELECT" && !ev.shiftKey) {
         ev.preventDefault();
         submitDrawer(drawer);
@@ -75,6 +120,7 @@
     var el = root.querySelector('[data-key="' + ev.key.toLowerCase() + '"]');
     if (!el) return;
     ev.preventDefault();
+    if (el.tagName !== "DETAILS" && isDecision(el) && guarded()) return;
     if (el.tagName === "DETAILS") {
       openDrawer(root, el);
     } else if (!el.disabled) {
@@ -111,7 +157,15 @@
   // After a new panel arrives (next case, queue list, problem): back to the top, and focus
   // its heading (or the field that needs fixing) so keyboard and screen-reader users follow.
   var shownPanel = null;
-  document.addEventListener("DOMContentLoaded", function () { shownPanel = panel(); });
+  document.addEventListener("DOMContentLoaded", function () {
+    shownPanel = panel();
+    arm(shownPanel);
+  });
+  // Swaps inside the panel (the lease) keep it; a new panel element is armed once.
+  document.addEventListener("htmx:afterSwap", function () {
+    var root = panel();
+    if (root && root !== armedPanel) arm(root);
+  });
   document.addEventListener("htmx:afterSettle", function () {
     var root = panel();
     if (!root || root === shownPanel) return;

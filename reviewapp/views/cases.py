@@ -1,0 +1,118 @@
+"""The read-only case page (``/cases/<id>/``): the case's input, the model's answer (unless
+the viewer may still decide a blind case), the routing reason, every decision taken on it
+(superseded ones too) and its audit trail; and, for leads, a form that reopens a decided case
+(``decision_reopen``, note required).
+
+Who may read it: the person who decided the case (from "My decisions"), and anyone whose role
+reads any case of the model's team (``Capability.VIEW_CASE_RECORD``: leads, managers, model
+owners; auditors for every case). Others who may use the page at all get 404 alike for missing
+and forbidden cases; roles that never may get 403. Every view is audited (``case.viewed``).
+"""
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import path
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from reviewapp.case_rules import routing_text
+from reviewapp.errors import InvalidInput
+from reviewapp.models import Case, CaseStatus, User
+from reviewapp.permissions import Capability, user_has, user_may_see_model_answer
+from reviewapp.presentation.case_record import decision_rows, trail_rows
+from reviewapp.presentation.explanations import explanation_view, input_rows, score_rows
+from reviewapp.selectors.case_record import case_record, user_decided_case
+from reviewapp.services.access import capability_require, case_for_user, refused
+from reviewapp.services.audit import case_views_record
+from reviewapp.services.decisions import decision_reopen
+from reviewapp.validation import text_problem
+
+DETAIL_TEMPLATE = "reviewapp/cases/detail.html"
+MAX_NOTE_CHARS = 5000
+
+
+def _case_for_record(request: HttpRequest, case_id: int, *, action: str) -> Case:
+    """The case when USER may read its record: 403 for roles that read no case record, 404
+    alike for missing cases and cases the user may not read."""
+    user = request.user
+    if not (user_has(user, Capability.VIEW_CASE_RECORD) or user_has(user, Capability.REVIEW)):
+        capability_require(
+            user=user,
+            capability=Capability.VIEW_CASE_RECORD,
+            action=action,
+            target_type="case",
+            target_id=str(case_id),
+        )
+    case = case_for_user(user=user, case_id=case_id, action=action)
+    if not user_has(user, Capability.VIEW_CASE_RECORD, case.ml_model) and not user_decided_case(
+        user=user, case=case
+    ):
+        raise refused(
+            user=user,
+            action=action,
+            target_type="case",
+            target_id=case.pk,
+            message="No such case.",
+            as_missing=True,
+        )
+    return case
+
+
+def _detail_context(case: Case, *, user: User) -> dict[str, Any]:
+    visible = user_may_see_model_answer(user, case)
+    explanation = (
+        explanation_view(case.explanation, label=case.predicted_label, data=case.input)
+        if visible
+        else None
+    )
+    record = case_record(case)
+    return {
+        "case": case,
+        "ml_model": case.ml_model,
+        "answer_visible": visible,
+        "routing_text": routing_text(case, user),
+        "explanation": explanation,
+        "scores": score_rows(case.scores, predicted_label=case.predicted_label) if visible else [],
+        "inputs": input_rows(case.input, [] if explanation is None else explanation.factors),
+        "decisions": decision_rows(record.decisions, case=case, answer_visible=visible),
+        "trail": trail_rows(record.audit_events, answer_visible=visible),
+        "trail_truncated": record.trail_truncated,
+        "can_reopen": case.status == CaseStatus.DECIDED
+        and user_has(user, Capability.LEAD, case.ml_model),
+        "is_reviewer": user_has(user, Capability.REVIEW),
+        "now": timezone.now(),
+    }
+
+
+@login_required
+@require_GET
+def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
+    """The read-only record of one case."""
+    case = _case_for_record(request, case_id, action="case.view")
+    case_views_record(actor=request.user, cases=[case])
+    return render(request, DETAIL_TEMPLATE, _detail_context(case, user=request.user))
+
+
+@login_required
+@require_POST
+def case_reopen(request: HttpRequest, case_id: int) -> HttpResponse:
+    """A lead reopens a decided case with a note: it waits in the queue again."""
+    case = case_for_user(
+        user=request.user, case_id=case_id, action="case.reopen", capability=Capability.LEAD
+    )
+    note = request.POST.get("note", "").strip()[:MAX_NOTE_CHARS]
+    if problem := text_problem(note):  # NUL: PostgreSQL refuses it
+        raise InvalidInput(f"note: {problem}", details={"note": [problem]})
+    decision_reopen(case=case, lead=request.user, note=note)
+    messages.success(request, f"Case #{case.pk} was reopened: it waits in the queue again.")
+    return redirect("case-detail", case_id=case.pk)
+
+
+urlpatterns = [
+    path("<int:case_id>/", case_detail, name="case-detail"),
+    path("<int:case_id>/reopen/", case_reopen, name="case-reopen"),
+]

@@ -180,6 +180,14 @@ def user_can_release(user: User | None, *, case: Case) -> bool:
     )
 
 
+def user_can_read_case_record(user: User | None, case: Case, *, decided_it: bool) -> bool:
+    """The read-only case page: leads, managers and model owners of the team and auditors
+    (VIEW_CASE_RECORD); a reviewer for a case they decided themselves."""
+    return user_has(user, Capability.VIEW_CASE_RECORD, case.ml_model) or (
+        decided_it and user_has(user, Capability.REVIEW, case.ml_model)
+    )
+
+
 def user_can_approve_policy(
     user: User | None, ml_model: MLModel, *, proposed_by_id: int | None
 ) -> bool:

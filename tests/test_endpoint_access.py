@@ -92,6 +92,9 @@ TABLE: dict[str, tuple[str, str, dict[str, str]]] = {
     "api-decisions": ("GET", "/api/v1/decisions?model={slug}", FEED_READERS),
     "api-metrics-adoption": ("GET", "/api/v1/metrics/adoption?model={slug}", API_DASHBOARDS),
     "api-export-labels": ("GET", "/api/v1/export/labels?model={slug}", API_DASHBOARDS),
+    # Outcomes: each service account reports for its own model (the other's ids are unknown).
+    "api-outcomes": ("POST", "/api/v1/outcomes", SUBMITTERS),
+    "api-metrics-quality": ("GET", "/api/v1/metrics/quality?model={slug}", API_DASHBOARDS),
     "home": ("GET", "/", PEOPLE_PAGE),
     "review-home": ("GET", "/review/", REVIEWERS),
     "review-claim-next": ("POST", "/review/models/{slug}/next/", REVIEWERS),
@@ -140,6 +143,8 @@ TABLE: dict[str, tuple[str, str, dict[str, str]]] = {
     # A proposal: owners propose; the proposer's own proposal only another manager decides.
     "model-policy-propose": ("POST", "/models/{slug}/policy/propose", OWNERS),
     "model-policy-decide": ("POST", "/models/{slug}/policy/{policy}/decide", MANAGERS),
+    # Guidelines: the model's owners write them (every save a new version).
+    "model-guidelines": ("POST", "/models/{slug}/guidelines", OWNERS),
     "model-webhook": ("POST", "/models/{slug}/webhook", OWNERS),
     "model-delivery-resend": ("POST", "/models/{slug}/deliveries/{delivery}/resend", OWNERS),
     # Versions: owners propose activation, another manager decides; owners and managers

@@ -56,11 +56,11 @@ def test_claim(ml_model, reviewer_api, django_assert_num_queries):
 
 
 def test_decide(ml_model, reviewer, reviewer_api, django_assert_num_queries):
-    """Decide: token (+ last use), case, teams, row lock, insert decision, update case, audit
-    (no outbox row: this model has no webhook)."""
+    """Decide: token (+ last use), case, teams, row lock, guidelines version, insert decision,
+    update case, audit (no outbox row: this model has no webhook)."""
     factories.make_cases(ml_model, 1)
     case = case_claim_next(ml_model=ml_model, reviewer=reviewer)
-    with django_assert_num_queries(pin(sqlite=10, postgresql=10)):
+    with django_assert_num_queries(pin(sqlite=11, postgresql=11)):
         response = reviewer_api.post(
             f"/api/v1/cases/{case.pk}/decision", {"action": "accept"}, format="json"
         )
@@ -98,9 +98,9 @@ def test_feed_page(ml_model, reviewer, sa, django_assert_num_queries):
 
 def test_review_page(ml_model, reviewer, client, django_assert_num_queries):
     """The reviewer's case page: session, user, case with joins, teams, audit view event, and
-    the progress line (decided today, waiting in the queue)."""
+    the progress line (decided today, waiting in the queue), the model's guidelines."""
     factories.make_cases(ml_model, 1)
     case = case_claim_next(ml_model=ml_model, reviewer=reviewer)
     client.force_login(reviewer)
-    with django_assert_num_queries(pin(sqlite=9, postgresql=9)):
+    with django_assert_num_queries(pin(sqlite=10, postgresql=10)):
         assert client.get(reverse("review-case", args=[case.pk])).status_code == 200

@@ -24,6 +24,7 @@ from reviewapp.selectors.cases import cases_by_external_id, visible_case_with_de
 from reviewapp.services.access import case_for_user, service_model_for
 from reviewapp.services.audit import case_views_record
 from reviewapp.services.intake import (
+    EXPLANATION_SCALES,
     VERSION_RETIRED,
     batch_items_or_error,
     case_submit_one,
@@ -39,6 +40,13 @@ class ContributionSerializer(serializers.Serializer):
 
 class ExplanationSerializer(serializers.Serializer):
     method = serializers.CharField(required=False)
+    scale = serializers.ChoiceField(
+        EXPLANATION_SCALES,
+        required=False,
+        allow_null=True,
+        help_text="What base_value plus the contributions add up to: the predicted label's "
+        "log-odds, its probability, or a raw model score.",
+    )
     base_value = serializers.FloatField(required=False, allow_null=True)
     contributions = ContributionSerializer(many=True, required=False)
     summary = serializers.CharField(required=False, allow_null=True, max_length=2000)

@@ -106,6 +106,12 @@ class ContributionField(serializers.JSONField):
 @extend_schema_serializer(component_name="CaseExplanation")
 class CaseExplanationSerializer(serializers.Serializer):
     method = serializers.CharField(required=False, help_text="e.g. shap")
+    scale = serializers.ChoiceField(
+        ["log_odds", "probability", "raw"],
+        required=False,
+        allow_null=True,
+        help_text="What base_value plus the contributions add up to, when the model said.",
+    )
     base_value = serializers.FloatField(required=False, allow_null=True)
     contributions = serializers.ListField(child=ContributionField(), required=False)
     summary = serializers.CharField(required=False, allow_null=True, allow_blank=True)
@@ -233,22 +239,38 @@ class DecisionResultSerializer(serializers.Serializer):
 @extend_schema_serializer(component_name="DecisionEvent")
 class DecisionEventSerializer(serializers.Serializer):
     """One feed row: ``selectors.feed.decision_event`` (``case.decided``) or
-    ``selectors.feed.feed_event_body`` (``case.expired``), plus the row's cursor. Fields that
-    only one event carries are optional (absent from the other)."""
+    ``selectors.feed.feed_event_row`` (``case.expired``; ``model.version_changed``,
+    ``model.automation_suspended``, ``model.automation_resumed`` and ``alert.raised``, whose
+    own fields are under ``data``), plus the row's cursor. Fields that only some events
+    carry are optional (absent from the others)."""
 
-    event = serializers.ChoiceField(choices=["case.decided", "case.expired"])
+    event = serializers.ChoiceField(
+        choices=[
+            "case.decided",
+            "case.expired",
+            "model.version_changed",
+            "model.automation_suspended",
+            "model.automation_resumed",
+            "alert.raised",
+        ]
+    )
     decision_id = serializers.IntegerField(
         required=False, help_text="case.decided: the decision's id."
     )
     event_id = serializers.IntegerField(
         required=False, help_text="case.expired (and other non-decision events): its id."
     )
-    case_id = serializers.IntegerField()
-    external_id = serializers.CharField()
+    case_id = serializers.IntegerField(required=False, help_text="Case events only.")
+    external_id = serializers.CharField(required=False, help_text="Case events only.")
     model = serializers.CharField()
-    model_version = serializers.CharField()
+    model_version = serializers.CharField(required=False, help_text="Case events only.")
     action = serializers.ChoiceField(choices=DecisionAction.choices, required=False)
+    data = serializers.DictField(
+        required=False,
+        help_text="Model and alert events: the event's own fields (as in its webhook body).",
+    )
     final_label = serializers.CharField(
+        required=False,
         allow_null=True,
         help_text="The label that stands: the reviewer's, or for case.expired with the "
         "apply_model fallback the model's; null for the reject and hold fallbacks.",
@@ -439,3 +461,102 @@ def int_range(minimum: int, maximum: int | None = None) -> dict:
     if maximum is not None:
         schema["maximum"] = maximum
     return schema
+
+
+# ---------------------------------------------------------------------------------------------
+# Outcomes (ground truth) and quality metrics
+
+
+OUTCOME_STATUSES = ["created", "duplicate", "conflict", "unknown_case", "error"]
+
+
+@extend_schema_serializer(component_name="OutcomeItemResult")
+class OutcomeItemResultSerializer(serializers.Serializer):
+    """``services.outcomes.OutcomeResult.as_dict``."""
+
+    index = serializers.IntegerField(help_text="Position of the item in the request.")
+    status = serializers.ChoiceField(choices=OUTCOME_STATUSES)
+    external_id = serializers.CharField(
+        required=False, help_text="Present when the item carried a string external_id."
+    )
+    case_id = serializers.IntegerField(
+        required=False, help_text="The case (created, duplicate, conflict)."
+    )
+    error = ErrorInfoSerializer(
+        required=False,
+        help_text="For conflict, unknown_case and error: code and messages by field.",
+    )
+
+
+@extend_schema_serializer(component_name="OutcomeCounts")
+class OutcomeCountsSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    duplicate = serializers.IntegerField()
+    conflict = serializers.IntegerField()
+    unknown_case = serializers.IntegerField()
+    error = serializers.IntegerField()
+
+
+@extend_schema_serializer(component_name="OutcomeBatchResult")
+class OutcomeBatchResultSerializer(serializers.Serializer):
+    """One result per reported outcome, in order, and how many of each status."""
+
+    results = OutcomeItemResultSerializer(many=True, help_text="One per item, in order.")
+    counts = OutcomeCountsSerializer()
+
+
+def _interval() -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.FloatField(min_value=0, max_value=1),
+        min_length=2,
+        max_length=2,
+        allow_null=True,
+        help_text="95% Wilson interval [low, high]; null with no cases.",
+    )
+
+
+@extend_schema_serializer(component_name="QualityAutoApproved")
+class QualityAutoApprovedSerializer(serializers.Serializer):
+    n = serializers.IntegerField(help_text="Auto-approved cases with an outcome.")
+    model_accuracy = _rate(help_text="Share whose predicted label is the outcome.")
+    model_accuracy_ci = _interval()
+
+
+@extend_schema_serializer(component_name="QualityReviewed")
+class QualityReviewedSerializer(QualityAutoApprovedSerializer):
+    n = serializers.IntegerField(help_text="Cases with a current human decision and an outcome.")
+    final_accuracy = _rate(help_text="Share whose final (human) label is the outcome.")
+    final_accuracy_ci = _interval()
+
+
+class QualityFiguresSerializer(serializers.Serializer):
+    """``selectors.quality.quality_figures``."""
+
+    outcomes = serializers.IntegerField(help_text="Cases with an outcome observed in the period.")
+    auto_approved = QualityAutoApprovedSerializer()
+    reviewed = QualityReviewedSerializer()
+    review_gain = serializers.FloatField(
+        allow_null=True,
+        min_value=-1,
+        max_value=1,
+        help_text="Final minus model accuracy on reviewed cases; null without any.",
+    )
+
+
+@extend_schema_serializer(component_name="QualityVersionRow")
+class QualityVersionRowSerializer(QualityFiguresSerializer):
+    version = serializers.CharField()
+
+
+@extend_schema_serializer(component_name="QualityMetrics")
+class QualityMetricsSerializer(QualityFiguresSerializer):
+    """``selectors.quality.quality_metrics``: did review help, against ground truth."""
+
+    model = serializers.CharField(help_text="Model slug.")
+    locals()["from"] = serializers.DateField(help_text="First day of the period.")
+    locals()["to"] = serializers.DateField(help_text="Last day of the period (inclusive).")
+    by_version = QualityVersionRowSerializer(many=True)
+    by_segment = serializers.DictField(
+        child=serializers.JSONField(),
+        help_text="Reserved for the model's segment fields; an empty object for now.",
+    )

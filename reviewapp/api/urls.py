@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from reviewapp.api import feed, intake, metrics, review, schema  # noqa: F401 - registers
+from reviewapp.api import feed, intake, metrics, outcomes, review, schema  # noqa: F401 - registers
 
 urlpatterns = [
     path("cases", intake.CaseListCreateApi.as_view(), name="api-cases"),
@@ -9,4 +9,5 @@ urlpatterns = [
     path("", include(review.urlpatterns)),
     path("", include(feed.urlpatterns)),
     path("", include(metrics.urlpatterns)),
+    path("", include(outcomes.urlpatterns)),
 ]

@@ -8,8 +8,15 @@ product's services (so it is audited like real use), and every step is skipped w
 result is already there: seeding twice changes nothing.
 
 The classifiers are logistic regressions on standardised features, so each explanation is
-exact: the contribution of a feature to the predicted class's logit is the class coefficient
-times the standardised value, and the base value is the class intercept.
+exact on the log-odds scale (``"scale": "log_odds"``): base value plus contributions is the
+logit of the predicted label's score, so the reviewer's page can show them adding up to the
+confidence. Binary: a feature's contribution is the predicted class's coefficient (negated for
+class 0) times the standardised value, and the base value is the intercept (likewise signed).
+Multi-class (softmax): the log-odds of class k against the rest is
+``s_k - logsumexp(s_j, j != k)`` with ``s_j = w_j . z + b_j``; writing the others' weights as
+``pi_j = p_j / (1 - p_k)``, it equals ``s_k - sum_j pi_j s_j - H(pi)``, so a feature contributes
+``(w_k - sum_j pi_j w_j) z`` and the base value is ``b_k - sum_j pi_j b_j - H(pi)`` (it varies a
+little per case, between the intercept difference and that minus ln 2 for three classes).
 """
 
 import random
@@ -46,7 +53,6 @@ from reviewapp.services.queue import case_claim_next, case_escalate, leases_expi
 from reviewapp.services.rollups import rollups_refresh
 
 DEFAULT_DEMO_PASSWORD = "review-demo-2024"  # noqa: S105 - the documented demo password
-TOP_CONTRIBUTIONS = 8
 HISTORY_DAYS = 30
 SUBMIT_BATCH = 250
 # The waiting set: received over the last WAITING_SPAN_MIN minutes, so every waiting case is
@@ -220,15 +226,35 @@ def _round(value: float) -> float:
     return float(f"{value:.4g}")
 
 
+def _log_odds_parts(
+    model: TrainedVersion, *, z: np.ndarray, label_index: int
+) -> tuple[np.ndarray, float]:
+    """(per-feature contributions, base value) that add up exactly to the logit of the
+    predicted label's probability (see the module docstring)."""
+    k = label_index
+    if model.coef.shape[0] == 2:  # binary, rows expanded as (-w, w): logit(p_k) = s_k
+        return model.coef[k] * z, float(model.intercept[k])
+    scores = model.coef @ z + model.intercept
+    others = np.arange(len(scores)) != k
+    shifted = np.exp(scores[others] - scores[others].max())
+    pi = shifted / shifted.sum()  # p_j / (1 - p_k) over the other classes
+    weights = (model.coef[k] - pi @ model.coef[others]) * z
+    entropy = float(-(pi * np.log(np.clip(pi, 1e-300, None))).sum())
+    base = float(model.intercept[k] - pi @ model.intercept[others]) - entropy
+    return weights, base
+
+
 def _explanation(
     model: TrainedVersion, *, row: np.ndarray, label_index: int, names: list[str], label: str
 ) -> dict:
     z = (row - model.scaler_mean) / model.scaler_scale
-    weights = model.coef[label_index] * z
-    top = np.argsort(-np.abs(weights))[:TOP_CONTRIBUTIONS]
+    weights, base = _log_odds_parts(model, z=z, label_index=label_index)
+    # Every feature, strongest first, so that the parts add up to the logit (the page shows
+    # the top ones and totals the rest).
+    order = np.argsort(-np.abs(weights))
     contributions = [
         {"feature": names[i], "value": _round(row[i]), "weight": round(float(weights[i]), 4)}
-        for i in top
+        for i in order
     ]
     toward = [c for c in contributions if c["weight"] > 0][:2]
     against = [c for c in contributions if c["weight"] < 0][:1]
@@ -242,7 +268,8 @@ def _explanation(
         summary += f"; against: {describe(against[0])}"
     return {
         "method": "linear",
-        "base_value": round(float(model.intercept[label_index]), 4),
+        "scale": "log_odds",
+        "base_value": round(base, 4),
         "contributions": contributions,
         "summary": summary + ".",
     }

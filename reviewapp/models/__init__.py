@@ -19,6 +19,7 @@ from reviewapp.models.cases import (
     Priority,
     RoutingReason,
 )
+from reviewapp.models.guidelines import GuidelineVersion
 from reviewapp.models.metrics import (
     Alert,
     CaseDailyRollup,
@@ -29,6 +30,7 @@ from reviewapp.models.metrics import (
     TripwireKind,
 )
 from reviewapp.models.ops import JobRun
+from reviewapp.models.outcomes import Outcome
 from reviewapp.models.registry import (
     DEFAULT_REASON_CODES,
     AutomationSuspension,
@@ -67,10 +69,12 @@ __all__ = [
     "EscalationSource",
     "FallbackAction",
     "FeedEvent",
+    "GuidelineVersion",
     "JobRun",
     "MLModel",
     "Membership",
     "ModelVersion",
+    "Outcome",
     "PolicyStatus",
     "Priority",
     "Role",

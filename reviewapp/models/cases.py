@@ -209,6 +209,9 @@ class Decision(models.Model):
     undone_at = models.DateTimeField(
         null=True, blank=True, help_text="Withdrawn by its reviewer within the undo window."
     )
+    guidelines_version = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The model's guidelines version in force when decided."
+    )
 
     class Meta:
         constraints = [

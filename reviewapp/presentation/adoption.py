@@ -206,3 +206,44 @@ def adoption_figures(m: dict) -> dict[str, Any]:
         "trust": trust_summary(m),
         "queue_wait": dur(m["queue_wait_avg_s"]),
     }
+
+
+def _interval(ci: list[float] | None) -> str:
+    return "" if ci is None else f"{pct(ci[0])}{DASH}{pct(ci[1])}"
+
+
+def quality_card(q: dict) -> dict[str, Any]:
+    """The "Did review help?" card from ``selectors.quality.quality_metrics``: accuracy
+    against observed outcomes, each with its 95% interval, and the gain from review."""
+    auto, reviewed = q["auto_approved"], q["reviewed"]
+    return {
+        "outcomes": q["outcomes"],
+        "rows": [
+            {
+                "name": "Auto-approved: model",
+                "n": auto["n"],
+                "accuracy": pct(auto["model_accuracy"]),
+                "ci": _interval(auto["model_accuracy_ci"]),
+            },
+            {
+                "name": "Reviewed: model",
+                "n": reviewed["n"],
+                "accuracy": pct(reviewed["model_accuracy"]),
+                "ci": _interval(reviewed["model_accuracy_ci"]),
+            },
+            {
+                "name": "Reviewed: final (after review)",
+                "n": reviewed["n"],
+                "accuracy": pct(reviewed["final_accuracy"]),
+                "ci": _interval(reviewed["final_accuracy_ci"]),
+            },
+        ],
+        "gain": points(q["review_gain"]),
+        "tone": _gain_tone(q["review_gain"]),
+    }
+
+
+def _gain_tone(gain: float | None) -> str:
+    if gain is None or gain == 0:
+        return ""
+    return "good" if gain > 0 else "warn"

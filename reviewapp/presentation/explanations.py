@@ -1,8 +1,14 @@
 """Shaping a case's explanation and scores for the reviewer's page: pure functions, no queries.
 
-An explanation is the submitted ``{"method", "base_value", "contributions", "summary"}`` object;
-each contribution is ``{"feature", "value", "weight"}`` where a positive weight pushes the
+An explanation is the submitted ``{"method", "scale", "base_value", "contributions", "summary"}``
+object; each contribution is ``{"feature", "value", "weight"}`` where a positive weight pushes the
 prediction toward the recommended label and a negative weight pushes away from it.
+
+``scale`` says what base value plus contributions add up to: ``"log_odds"`` (the logit of the
+predicted label's score, as a linear model's SHAP values on the logit scale give),
+``"probability"`` (the score itself) or ``"raw"`` (a model-specific score). Without it, a method
+naming the logit scale (``"shap_logit"``, ``"linear_log_odds"``) counts as ``"log_odds"``.
+``reconciliation`` checks the sum against the confidence on the page and words the result.
 """
 
 import json
@@ -11,6 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 TOP_FACTORS = 10
+SCALES = ("log_odds", "probability", "raw")
+# How far (in probability) base + contributions may land from the shown score and still
+# count as reproducing it: half a percentage point, the rounding of the percent on the page.
+RECONCILE_TOLERANCE = 0.005
 MAX_TEXT = 36
 MAX_LABEL = 36
 
@@ -248,6 +258,162 @@ def explanation_chart(factors: list[Factor], *, top: int = TOP_FACTORS) -> Expla
     )
 
 
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def explanation_scale(explanation: dict | None) -> str:
+    """``"log_odds"``, ``"probability"`` or ``"raw"`` as the explanation states it (or as its
+    method names it), else ``""``: unknown."""
+    if not isinstance(explanation, dict):
+        return ""
+    scale = explanation.get("scale")
+    if scale in SCALES:
+        return scale
+    method = explanation.get("method")
+    method = method.lower().replace("-", "_") if isinstance(method, str) else ""
+    if "logit" in method or "log_odds" in method or "logodds" in method:
+        return "log_odds"
+    if "probab" in method:
+        return "probability"
+    return ""
+
+
+def _sigmoid(x: float) -> float:
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    z = math.exp(x)
+    return z / (1.0 + z)
+
+
+def percent_text(p: float) -> str:
+    """``0.634`` -> ``63%``; near the ends one decimal, and never 0% or 100% unless exact:
+    ``0.004`` -> ``0.4%``, ``0.99998`` -> ``>99.9%``."""
+    if 0.01 <= p <= 0.99 or p in (0.0, 1.0) or not 0.0 <= p <= 1.0:
+        return f"{p:.0%}"
+    if p > 0.999:
+        return ">99.9%"
+    if p < 0.001:
+        return "<0.1%"
+    return f"{p:.1%}"
+
+
+def _plain(x: float) -> str:
+    """A sum or base value: two decimals, more when it is tiny (``0.10``, ``-0.28``, ``0.004``)."""
+    if x == 0 or abs(x) >= 0.005:
+        return f"{x:.2f}"
+    return f"{x:.2g}"
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """How base value plus contributions relate to the score the page shows for the label."""
+
+    scale: str  # "log_odds" | "probability" | "raw" | "" (unknown)
+    base_value: float | None
+    total: float  # sum of all contributions
+    confidence: float | None  # the predicted label's score on the page
+    label: str
+
+    @property
+    def end(self) -> float:
+        """Base value (0 when absent) plus the contributions."""
+        return (self.base_value or 0.0) + self.total
+
+    @property
+    def probability(self) -> float | None:
+        """The score the parts imply, when the scale says how to get one."""
+        if self.scale == "log_odds":
+            return _sigmoid(self.end)
+        if self.scale == "probability":
+            return self.end
+        return None
+
+    @property
+    def reconciles(self) -> bool:
+        p = self.probability
+        return (
+            p is not None
+            and self.confidence is not None
+            and abs(p - self.confidence) <= RECONCILE_TOLERANCE
+        )
+
+    @property
+    def unit(self) -> str:
+        """What a contribution is measured in, for the chart's caption."""
+        return {
+            "log_odds": "in log-odds",
+            "probability": "in probability",
+            "raw": "in raw score",
+        }.get(self.scale, "scale not stated")
+
+    @property
+    def equation(self) -> str:
+        """``base 0.10 + contributions +0.43 = 0.53 log-odds``."""
+        unit = " log-odds" if self.scale == "log_odds" else ""
+        parts = f"contributions {weight_text(self.total)}"
+        if self.base_value is not None:
+            parts = f"base {_plain(self.base_value)} + {parts}"
+        return f"{parts} = {_plain(self.end)}{unit}"
+
+    @property
+    def sentence(self) -> str:
+        """Either how the parts give the shown score, or plainly that they do not."""
+        shown = "unknown" if self.confidence is None else percent_text(self.confidence)
+        if self.reconciles:
+            equation = self.equation[0].upper() + self.equation[1:]
+            return f"{equation} → {shown}, the model's score for {self.label}."
+        if self.scale == "log_odds":
+            parts = f"{_plain(self.end)} log-odds ({percent_text(_sigmoid(self.end))})"
+        elif self.scale == "probability":
+            parts = (
+                f"{_plain(self.end)} ({percent_text(self.end)})"
+                if 0 <= self.end <= 1
+                else _plain(self.end)
+            )
+        elif self.scale == "raw":
+            parts = f"{_plain(self.end)} on the model's raw score scale, not a probability"
+        else:
+            parts = f"{_plain(self.end)} on a scale the model did not state"
+        return (
+            f"This explanation is approximate: its parts add up to {parts}, "
+            f"the model's confidence in {self.label} is {shown}."
+        )
+
+
+def _label_score(label: str, *, confidence: Any, scores: Any) -> float | None:
+    """The predicted label's score: from ``scores`` when it has one (multi-class), else the
+    confidence."""
+    if isinstance(scores, dict):
+        score = _number(scores.get(label))
+        if score is not None:
+            return score
+    return _number(confidence)
+
+
+def reconciliation(
+    explanation: dict | None,
+    factors: list[Factor],
+    *,
+    label: str,
+    confidence: float | None = None,
+    scores: dict | None = None,
+) -> Reconciliation | None:
+    """Base value and contributions checked against the label's shown score; None when there
+    are no contributions to add up."""
+    if not isinstance(explanation, dict) or not factors:
+        return None
+    return Reconciliation(
+        scale=explanation_scale(explanation),
+        base_value=_number(explanation.get("base_value")),
+        total=sum(f.weight for f in factors),
+        confidence=_label_score(label, confidence=confidence, scores=scores),
+        label=label,
+    )
+
+
 @dataclass(frozen=True)
 class ExplanationView:
     """Everything the page shows about why the model said what it said."""
@@ -258,6 +424,7 @@ class ExplanationView:
     base_value: float | None
     summary: str
     method: str
+    reconciliation: Reconciliation | None = None
 
     @property
     def contributions_total(self) -> float:
@@ -273,13 +440,19 @@ class ExplanationView:
 
 
 def explanation_view(
-    explanation: dict | None, *, label: str, data: dict | None = None, top: int = TOP_FACTORS
+    explanation: dict | None,
+    *,
+    label: str,
+    data: dict | None = None,
+    top: int = TOP_FACTORS,
+    confidence: float | None = None,
+    scores: dict | None = None,
 ) -> ExplanationView | None:
-    """The explanation ready for the page, or None when the model sent none."""
+    """The explanation ready for the page, or None when the model sent none. ``confidence``
+    and ``scores`` are the case's, for checking that the parts add up to the shown score."""
     if not isinstance(explanation, dict):
         return None
     factors = explanation_factors(explanation, data=data)
-    base = explanation.get("base_value")
     summary = explanation.get("summary")
     method = explanation.get("method")
     if not factors and not summary:
@@ -288,11 +461,12 @@ def explanation_view(
         factors=factors,
         chart=explanation_chart(factors, top=top),
         sentence=explanation_sentence(factors, label=label),
-        base_value=float(base)
-        if isinstance(base, int | float) and not isinstance(base, bool)
-        else None,
+        base_value=_number(explanation.get("base_value")),
         summary=summary if isinstance(summary, str) else "",
         method=method if isinstance(method, str) else "",
+        reconciliation=reconciliation(
+            explanation, factors, label=label, confidence=confidence, scores=scores
+        ),
     )
 
 

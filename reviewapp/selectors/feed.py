@@ -75,9 +75,27 @@ def case_expired_event(case: Case) -> dict[str, Any]:
     }
 
 
+CASE_EVENTS = frozenset({"case.expired"})
+
+
 def feed_event_body(event: FeedEvent) -> dict[str, Any]:
-    """A feed event's body as the feed and its webhook carry it (its payload and its id)."""
+    """A feed event's body as its webhook carries it (its payload and its id)."""
     return {**event.payload, "event_id": event.pk}
+
+
+def feed_event_row(event: FeedEvent) -> dict[str, Any]:
+    """A feed event as a feed row: case events (``case.expired``) carry their fields at the
+    top level like decisions; model and alert events (``model.*``, ``alert.raised``) carry
+    theirs under ``data``, beside ``event``, ``event_id`` and ``model``."""
+    if event.event in CASE_EVENTS:
+        return feed_event_body(event)
+    data = {k: v for k, v in event.payload.items() if k not in ("event", "model")}
+    return {
+        "event": event.event,
+        "event_id": event.pk,
+        "model": event.payload.get("model", ""),
+        "data": data,
+    }
 
 
 # --- cursors --------------------------------------------------------------------------------
@@ -244,7 +262,8 @@ def decision_feed_page(
     *, ml_model: MLModel, after: str | None = None, limit: int = FEED_DEFAULT_LIMIT
 ) -> FeedPage:
     """Up to ``limit`` feed rows after the cursor, each with its own cursor: decisions
-    (``case.decided``) and feed events (``case.expired``) in one order. One statement picks
+    (``case.decided``) and feed events (``case.expired``, ``model.*``, ``alert.raised``) in
+    one order. One statement picks
     the rows; one more loads each kind present on the page."""
     position = feed_cursor_decode(after) if after else None
     keys = _keys(ml_model, position, limit + 1)
@@ -262,7 +281,7 @@ def decision_feed_page(
             )
         elif key.kind == EVENT_KIND and key.row_id in events:
             event = events[key.row_id]
-            body = feed_event_body(event)
+            body = feed_event_row(event)
             body["cursor"] = feed_event_cursor_encode(position=key.position, event_id=event.pk)
         else:
             continue  # removed since the keys were read (a model deleted meanwhile)

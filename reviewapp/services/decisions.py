@@ -23,6 +23,7 @@ from reviewapp.case_rules import (
 from reviewapp.errors import Conflict, InvalidInput
 from reviewapp.models import Case, CaseStatus, Decision, DecisionAction, User
 from reviewapp.permissions import Capability, user_can_decide, user_has
+from reviewapp.selectors.guidelines import guidelines_version_number
 from reviewapp.services.access import refusals_audited
 from reviewapp.services.audit import audit_record
 from reviewapp.services.queue import check
@@ -137,6 +138,7 @@ def case_decide(
         time_spent_ms=max(0, int((now - claimed_at).total_seconds() * 1000)),
         was_blind=case.is_blind,
         decided_at=now,
+        guidelines_version=guidelines_version_number(case.ml_model_id),
     )
     before = {"status": case.status, "assigned_to": reviewer.pk}
     Case.objects.filter(pk=case.pk).update(
@@ -161,6 +163,7 @@ def case_decide(
             "final_label": [case.predicted_label, final_label],
             "reason_code": reason_code,
             "was_blind": case.is_blind,
+            "guidelines_version": decision.guidelines_version,
         },
     )
     decision_publish(decision=decision)

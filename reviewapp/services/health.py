@@ -41,6 +41,7 @@ from reviewapp.models import (
 )
 from reviewapp.outbound import url_check
 from reviewapp.permissions import Capability, user_has
+from reviewapp.selectors.feed import feed_event_body
 from reviewapp.selectors.health import (
     FEATURE_SAMPLE_CAP,
     accuracy_report,
@@ -61,6 +62,7 @@ from reviewapp.services.webhooks import (
     MAILTO,
     delivery_send,
     event_publish,
+    feed_event_record,
 )
 
 logger = logging.getLogger(__name__)
@@ -409,8 +411,12 @@ def alert_raise(*, tripwire: Tripwire, measurement: Measurement) -> Alert | None
 
 
 def alert_publish(*, alert: Alert, tripwire: Tripwire) -> list[WebhookDelivery]:
-    """Inside the alert's transaction: one outbox delivery per way the tripwire notifies, an
-    ``alert.raised`` POST to its notify URL and an ``alert.email`` to its notify address."""
+    """Inside the alert's transaction: an ``alert.raised`` row of the model's pull feed, and
+    one outbox delivery per way the tripwire notifies, an ``alert.raised`` POST to its notify
+    URL and an ``alert.email`` to its notify address."""
+    feed_event = feed_event_record(
+        ml_model=alert.ml_model, event=ALERT_RAISED, payload=alert_payload(alert)
+    )
     deliveries = []
     if tripwire.notify_url:
         deliveries.append(
@@ -418,7 +424,7 @@ def alert_publish(*, alert: Alert, tripwire: Tripwire) -> list[WebhookDelivery]:
                 ml_model=alert.ml_model,
                 event=ALERT_RAISED,
                 url=tripwire.notify_url,
-                payload=alert_payload(alert),
+                payload=feed_event_body(feed_event),
                 alert=alert,
             )
         )

@@ -62,6 +62,8 @@ ALLOWED_KEYS = frozenset(
     }
 )
 MAX_CONTRIBUTIONS = 1000
+# What base value plus contributions add up to (presentation.explanations reconciles them).
+EXPLANATION_SCALES = ("log_odds", "probability", "raw")
 COPY_THRESHOLD = 50  # from this many new cases on, PostgreSQL loads them with COPY
 SCORE_SUM_TOLERANCE = 0.01
 MAX_PROBLEMS_REPORTED = 10  # per case, from the walk over its strings, keys and numbers
@@ -214,12 +216,15 @@ def _explanation_errors(explanation: Any, *, add: Any) -> None:
         add("explanation", "Must be an object with 'contributions'.")
         return
     unknown = sorted(
-        str(key) for key in set(explanation) - {"method", "base_value", "contributions", "summary"}
+        str(key)
+        for key in set(explanation) - {"method", "scale", "base_value", "contributions", "summary"}
     )
     if unknown:
         add("explanation", f"Unknown fields: {_shown_list(unknown)}.")
     if "method" in explanation and not isinstance(explanation["method"], str):
         add("explanation.method", "Must be a string such as 'shap'.")
+    if explanation.get("scale") is not None and explanation["scale"] not in EXPLANATION_SCALES:
+        add("explanation.scale", f"Must be one of {', '.join(EXPLANATION_SCALES)}.")
     if explanation.get("base_value") is not None and not _is_number(explanation["base_value"]):
         add("explanation.base_value", "Must be a number.")
     summary = explanation.get("summary")

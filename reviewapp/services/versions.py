@@ -22,9 +22,10 @@ from django.utils import timezone
 from reviewapp.errors import Conflict
 from reviewapp.models import MLModel, ModelVersion, User, VersionStatus, WebhookDelivery
 from reviewapp.permissions import Capability, user_can_approve_policy, user_has
+from reviewapp.selectors.feed import feed_event_body
 from reviewapp.services.access import refusals_audited, refuse
 from reviewapp.services.audit import audit_record
-from reviewapp.services.webhooks import event_publish
+from reviewapp.services.webhooks import event_publish, feed_event_record
 
 MODEL_VERSION_CHANGED = "model.version_changed"
 APPROVED_STATUSES = (VersionStatus.ACTIVE, VersionStatus.SUSPENDED)
@@ -49,15 +50,18 @@ def actor_ref(actor: User | None) -> str | None:
 
 
 def model_event_publish(*, ml_model: MLModel, event: str, payload: dict) -> WebhookDelivery | None:
-    """Queue a model event (``model.*``) for the model's webhook, in the caller's transaction;
-    nothing when no callback URL is registered."""
+    """Publish a model event (``model.*``) in the caller's transaction: a row of the model's
+    pull feed, and an outbox row for its webhook when a callback URL is registered."""
+    feed_event = feed_event_record(
+        ml_model=ml_model, event=event, payload={"event": event, "model": ml_model.slug, **payload}
+    )
     if not ml_model.webhook_url:
         return None
     return event_publish(
         ml_model=ml_model,
         event=event,
         url=ml_model.webhook_url,
-        payload={"event": event, "model": ml_model.slug, **payload},
+        payload=feed_event_body(feed_event),
     )
 
 

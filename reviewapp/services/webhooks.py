@@ -213,6 +213,20 @@ def decision_deliveries_cancel(*, decision: Decision) -> bool:
     return True
 
 
+def feed_event_record(
+    *, ml_model: MLModel, event: str, payload: dict, case: Case | None = None
+) -> FeedEvent:
+    """One event other than a decision (``model.*``, ``alert.raised``) in the model's pull
+    feed, written in the caller's transaction. On SQLite it records the model's greatest
+    decision id, its place in the feed (the transaction holds the write lock)."""
+    position = None
+    if connection.vendor != "postgresql":
+        position = Decision.objects.filter(ml_model=ml_model).aggregate(last=Max("id"))["last"] or 0
+    return FeedEvent.objects.create(
+        ml_model=ml_model, case=case, event=event, payload=payload, feed_after_decision=position
+    )
+
+
 def cases_expired_publish(*, cases: list[Case]) -> list[FeedEvent]:
     """Called by the availability job inside its transaction once CASES are stored as expired
     (with ``expired_at`` and ``fallback_applied`` set, ``ml_model`` and ``model_version``

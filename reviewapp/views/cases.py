@@ -22,7 +22,12 @@ from django.views.decorators.http import require_GET, require_POST
 from reviewapp.case_rules import routing_text
 from reviewapp.errors import InvalidInput
 from reviewapp.models import Case, CaseStatus, User
-from reviewapp.permissions import Capability, user_has, user_may_see_model_answer
+from reviewapp.permissions import (
+    Capability,
+    user_can_read_case_record,
+    user_has,
+    user_may_see_model_answer,
+)
 from reviewapp.presentation.case_record import decision_rows, trail_rows
 from reviewapp.presentation.explanations import explanation_view, input_rows, score_rows
 from reviewapp.selectors.case_record import case_record, user_decided_case
@@ -48,9 +53,8 @@ def _case_for_record(request: HttpRequest, case_id: int, *, action: str) -> Case
             target_id=str(case_id),
         )
     case = case_for_user(user=user, case_id=case_id, action=action)
-    if not user_has(user, Capability.VIEW_CASE_RECORD, case.ml_model) and not user_decided_case(
-        user=user, case=case
-    ):
+    decided_it = user_decided_case(user=user, case=case)
+    if not user_can_read_case_record(user, case, decided_it=decided_it):
         raise refused(
             user=user,
             action=action,

@@ -24,10 +24,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from reviewapp.errors import InvalidInput
 from reviewapp.permissions import Capability, user_has
-from reviewapp.presentation.adoption import adoption_figures
+from reviewapp.presentation.adoption import adoption_figures, quality_card
 from reviewapp.presentation.exports import CSV_CONTENT_TYPE, adoption_csv_text, download_name
 from reviewapp.presentation.params import band_parse, period_parse
 from reviewapp.selectors.metrics import adoption_metrics, band_label
+from reviewapp.selectors.quality import quality_metrics
 from reviewapp.selectors.registry import model_versions, models_with_team
 from reviewapp.services.access import capability_require
 from reviewapp.services.access import refused as denied
@@ -174,6 +175,12 @@ def _context(request: HttpRequest, params) -> dict[str, Any]:
         ),
         "export_csv_url": (
             f"{reverse('api-export-labels')}?{export_q}&format=csv" if can_export else ""
+        ),
+        # "Did review help?": ground truth of one model (not filtered by version or label).
+        "quality": (
+            quality_card(quality_metrics(ml_model=ml_model, date_from=date_from, date_to=date_to))
+            if ml_model is not None
+            else None
         ),
         "can_refresh": user_has(request.user, Capability.REFRESH_FIGURES),
         "self_query": _query(**base, **period_q),

@@ -55,14 +55,6 @@ def _visible_models(user) -> list[MLModel]:
     return models_with_team(user, Capability.VIEW_DASHBOARDS)
 
 
-def _model_for(request: HttpRequest, slug: str, *, action: str) -> MLModel:
-    """The model if the user may see its health (the access gate: 403 for roles without
-    dashboards, 404 alike for missing models and other teams' models, audited)."""
-    return model_for_user(
-        user=request.user, slug=slug, action=action, capability=Capability.VIEW_DASHBOARDS
-    )
-
-
 def _page_url(ml_model: MLModel, filters: dict[str, Any], anchor: str = "") -> str:
     query = urlencode(
         {"model": ml_model.slug, "days": filters["days"], "target": f"{filters['target_pct']:g}"}
@@ -124,7 +116,9 @@ def health_page(request: HttpRequest) -> HttpResponse:
         if not models:
             return render(request, PAGE, {"ml_model": None, "models": [], "filters": filters})
         slug = models[0].slug
-    ml_model = _model_for(request, slug, action="health.view")
+    ml_model = model_for_user(
+        user=user, slug=slug, action="health.view", capability=Capability.VIEW_DASHBOARDS
+    )
     context = _page_context(request, ml_model, filters)
     if request.htmx:
         return render(request, f"{PAGE}#health-body", context)

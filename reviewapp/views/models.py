@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from reviewapp.models import (
     DeliveryStatus,
     FallbackAction,
+    GuidelineVersion,
     MLModel,
     ModelVersion,
     PolicyStatus,
@@ -21,7 +22,10 @@ from reviewapp.models import (
     VersionStatus,
     WebhookDelivery,
 )
+from reviewapp.models.guidelines import MAX_DEFINITION_CHARS, MAX_GUIDELINE_CHARS
 from reviewapp.permissions import Capability, user_can_approve_policy, user_has
+from reviewapp.presentation.markdown import guidelines_view
+from reviewapp.selectors.guidelines import guidelines_history
 from reviewapp.selectors.registry import (
     delivery_current,
     model_list_rows,
@@ -36,6 +40,7 @@ from reviewapp.services.breaker import (
     automation_resume_propose,
     automation_suspend,
 )
+from reviewapp.services.guidelines import guidelines_save
 from reviewapp.services.policies import policy_decide, policy_propose
 from reviewapp.services.versions import (
     version_activation_decide,
@@ -121,6 +126,60 @@ class WebhookForm(forms.Form):
     )
 
 
+class GuidelinesForm(forms.Form):
+    """The guidelines text and one short definition per label and per reason code."""
+
+    text = forms.CharField(
+        required=False,
+        max_length=MAX_GUIDELINE_CHARS,
+        label="Guidelines (Markdown)",
+        widget=forms.Textarea(attrs={"rows": 10}),
+        help_text="Shown to reviewers on the case page (key g). HTML is shown as text.",
+    )
+
+    def __init__(
+        self,
+        *args: object,
+        labels: list[str],
+        reason_codes: list[str],
+        current: GuidelineVersion | None = None,
+        **kwargs: object,
+    ) -> None:
+        if current is not None and "data" not in kwargs and not args:
+            kwargs["initial"] = {
+                "text": current.text,
+                **{f"label:{k}": v for k, v in current.label_definitions.items()},
+                **{f"reason:{k}": v for k, v in current.reason_definitions.items()},
+            }
+        super().__init__(*args, **kwargs)
+        self.labels, self.reason_codes = labels, reason_codes
+        for kind, names in (("label", labels), ("reason", reason_codes)):
+            for name in names:
+                self.fields[f"{kind}:{name}"] = forms.CharField(
+                    required=False, max_length=MAX_DEFINITION_CHARS, label=name
+                )
+
+    def label_fields(self) -> list:
+        return [self[f"label:{name}"] for name in self.labels]
+
+    def reason_fields(self) -> list:
+        return [self[f"reason:{name}"] for name in self.reason_codes]
+
+    def definitions(self, kind: str, names: list[str]) -> dict[str, str]:
+        return {name: self.cleaned_data.get(f"{kind}:{name}", "") for name in names}
+
+
+def _guidelines_form(
+    ml_model: MLModel, active: RoutingPolicy | None, data: object = None, current: object = None
+) -> GuidelinesForm:
+    return GuidelinesForm(
+        data,
+        labels=list(ml_model.labels),
+        reason_codes=list(active.reason_codes) if active else [],
+        current=current,
+    )
+
+
 # --- pages --------------------------------------------------------------------------------
 
 
@@ -173,7 +232,18 @@ def _detail_context(request: HttpRequest, ml_model: MLModel, **extra: object) ->
         row.can_retire = can_halt and v.status != VersionStatus.RETIRED
         row.can_rollback = row.can_retire and row.rollback_to is not None
     suspension = open_suspension(ml_model)
+    guideline_versions = guidelines_history(ml_model)
+    current = guideline_versions[0] if guideline_versions else None
     context = {
+        "guidelines": guidelines_view(
+            current,
+            labels=list(ml_model.labels),
+            reason_codes=list(active.reason_codes) if active else [],
+        ),
+        "guideline_versions": guideline_versions,
+        "guidelines_form": _guidelines_form(ml_model, active, current=current)
+        if can_manage
+        else None,
         "ml_model": ml_model,
         "versions": [row.version for row in version_rows],
         "version_rows": version_rows,
@@ -246,6 +316,30 @@ def model_policy_propose(request: HttpRequest, ml_model: MLModel) -> HttpRespons
         "a manager of the team, approves it.",
     )
     return redirect("model-detail", slug=ml_model.slug)
+
+
+@login_required
+@require_POST
+@model_owner_action
+def model_guidelines_save(request: HttpRequest, ml_model: MLModel) -> HttpResponse:
+    """A model owner saves the guidelines: a new version, the earlier ones kept."""
+    active = next((p for p in model_policies(ml_model) if p.status == PolicyStatus.ACTIVE), None)
+    form = _guidelines_form(ml_model, active, data=request.POST)
+    if not form.is_valid():
+        messages.error(request, "The guidelines are not valid: see the form below.")
+        context = _detail_context(request, ml_model, guidelines_form=form)
+        return render(request, "reviewapp/models/detail.html", context, status=400)
+    guidelines = guidelines_save(
+        ml_model=ml_model,
+        actor=request.user,
+        text=form.cleaned_data["text"],
+        label_definitions=form.definitions("label", form.labels),
+        reason_definitions=form.definitions("reason", form.reason_codes),
+    )
+    messages.success(
+        request, f"Saved guidelines v{guidelines.version}: reviewers see them from now on."
+    )
+    return redirect(_detail_url(ml_model) + "#guidelines")
 
 
 @login_required
@@ -467,6 +561,7 @@ urlpatterns = [
         model_policy_decide,
         name="model-policy-decide",
     ),
+    path("<slug:slug>/guidelines", model_guidelines_save, name="model-guidelines"),
     path("<slug:slug>/webhook", model_webhook, name="model-webhook"),
     path(
         "<slug:slug>/deliveries/<int:delivery_id>/resend",

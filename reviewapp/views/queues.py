@@ -39,15 +39,6 @@ def _require_overview(request: HttpRequest) -> None:
     )
 
 
-def _team_model(request: HttpRequest, slug: str) -> MLModel:
-    return model_for_user(
-        user=request.user,
-        slug=slug,
-        action="queue.overview",
-        capability=Capability.VIEW_QUEUE_OVERVIEW,
-    )
-
-
 def _overview_url(ml_model: MLModel) -> str:
     return f"{reverse('queue-overview')}?model={ml_model.slug}"
 
@@ -61,7 +52,12 @@ def queue_overview_page(request: HttpRequest) -> HttpResponse:
         return render(request, "reviewapp/queues/overview.html", {"rows": [], "selected": None})
     busiest = max(rows, key=lambda r: (r.waiting + r.claimed + r.escalated > 0, r.waiting))
     slug = request.GET.get("model") or busiest.ml_model.slug
-    ml_model = _team_model(request, slug)
+    ml_model = model_for_user(
+        user=request.user,
+        slug=slug,
+        action="queue.overview",
+        capability=Capability.VIEW_QUEUE_OVERVIEW,
+    )
     try:
         page = waiting_cases_page(ml_model=ml_model, after=request.GET.get("after") or None)
     except ReviewAppError as exc:

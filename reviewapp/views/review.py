@@ -25,9 +25,11 @@ from reviewapp.permissions import Capability, user_has, user_may_see_model_answe
 from reviewapp.presentation.case_record import GENERIC_LOST, claim_lost_reason
 from reviewapp.presentation.explanations import explanation_view, input_rows, score_rows
 from reviewapp.presentation.history import progress_text
+from reviewapp.presentation.markdown import guidelines_view
 from reviewapp.presentation.review import Outcome, decision_outcome
 from reviewapp.selectors.case_record import claim_history
 from reviewapp.selectors.cases import case_for_page
+from reviewapp.selectors.guidelines import guidelines_current
 from reviewapp.selectors.history import review_progress
 from reviewapp.selectors.queue import queue_overview, review_models_for
 from reviewapp.services.access import capability_require, case_for_user, model_for_user
@@ -43,6 +45,9 @@ from reviewapp.services.queue import (
 )
 from reviewapp.validation import text_problem
 
+BLIND_REASON_NEEDED = (
+    "Your label differs from the model's answer: choose the reason for it, then save again."
+)
 HOME_TEMPLATE = "reviewapp/review/home.html"
 CASE_TEMPLATE = "reviewapp/review/case.html"
 MAX_NOTE_CHARS = 5000
@@ -106,9 +111,18 @@ def _case_context(
     explanation = (
         None
         if blind
-        else explanation_view(case.explanation, label=case.predicted_label, data=case.input)
+        else explanation_view(
+            case.explanation,
+            label=case.predicted_label,
+            data=case.input,
+            confidence=case.confidence,
+            scores=case.scores,
+        )
     )
     labels = list(case.ml_model.labels)
+    guidelines = guidelines_view(
+        guidelines_current(case.ml_model), labels=labels, reason_codes=list(policy.reason_codes)
+    )
     return {
         "case": case,
         "ml_model": case.ml_model,
@@ -119,6 +133,7 @@ def _case_context(
         "inputs": input_rows(case.input, [] if explanation is None else explanation.factors),
         "override_labels": labels if blind else [x for x in labels if x != case.predicted_label],
         "reason_codes": list(policy.reason_codes),
+        "guidelines": guidelines,
         "now": timezone.now(),
         "sla_overdue": bool(case.sla_due_at and case.sla_due_at <= timezone.now()),
         "error": error,
@@ -256,8 +271,8 @@ def review_decide(request: HttpRequest, case_id: int) -> HttpResponse:
     if case.is_blind and action == "label":
         # Blind review: the reviewer names a label without seeing the model's answer; the
         # service decides whether that is an accept or an override (blind_label_outcome).
+        # No reason is preset: a blind disagreement asks for one (BLIND_REASON_NEEDED).
         action = DecisionAction.OVERRIDE
-        reason_code = reason_code or (case.policy.reason_codes or [""])[0]
     try:
         decision = case_decide(
             case=case,
@@ -277,7 +292,7 @@ def review_decide(request: HttpRequest, case_id: int) -> HttpResponse:
             request,
             case,
             status=exc.status_code,
-            error=_blind_safe(case, exc.message),
+            error=_blind_safe(case, exc),
             errors=exc.details,
             open_panel="override",
             posted=post,
@@ -285,11 +300,14 @@ def review_decide(request: HttpRequest, case_id: int) -> HttpResponse:
     return _go_next(request, ml_model=case.ml_model, outcome=decision_outcome(case, decision))
 
 
-def _blind_safe(case: Case, message: str) -> str:
-    """Validation messages must not reveal a blind case's answer."""
-    if case.is_blind:
-        return "Choose a label and, for a label that may differ from the model's, a reason."
-    return message
+def _blind_safe(case: Case, exc: InvalidInput) -> str:
+    """Validation messages must not reveal a blind case's answer: a blind label that differs
+    from the model's, given without a reason, asks for the reason (naming no label)."""
+    if not case.is_blind:
+        return exc.message
+    if set(exc.details or {}) == {"reason_code"}:
+        return BLIND_REASON_NEEDED
+    return "Choose a label and, for a label that may differ from the model's, a reason."
 
 
 @login_required

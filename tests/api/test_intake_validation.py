@@ -73,6 +73,14 @@ INVALID_BODIES = {
         "explanation.contributions[0].feature",
     ),
     "explanation not an object": (case_payload(explanation=[1, 2]), "explanation"),
+    "explanation scale not in the enum": (
+        case_payload(explanation={"scale": "logit", "contributions": []}),
+        "explanation.scale",
+    ),
+    "explanation scale a list": (
+        case_payload(explanation={"scale": ["log_odds"], "contributions": []}),
+        "explanation.scale",
+    ),
     "unknown top-level field": (case_payload(colour="red"), "non_field_errors"),
     "unknown prediction field": (_with_prediction(margin=0.2), "prediction"),
     "priority invalid": (case_payload(priority="asap"), "priority"),
@@ -102,6 +110,16 @@ def test_invalid_case_is_400_with_error_body_and_writes_nothing(sa_client, body,
     assert isinstance(error["message"], str)
     assert error["message"]
     assert _counts() == before
+
+
+@pytest.mark.parametrize("scale", ["log_odds", "probability", "raw", None])
+def test_explanation_scale_is_accepted_and_echoed(sa_client, scale):
+    """Each documented scale (or null) is accepted and read back as submitted."""
+    body = case_payload()
+    body["explanation"]["scale"] = scale
+    response = sa_client.post(URL, body, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["explanation"]["scale"] == scale
 
 
 def test_body_not_an_object_is_400(sa_client):

@@ -34,6 +34,8 @@ JSON_OPERATIONS = {
     "case_reopen",
     "decisions_feed",
     "metrics_adoption",
+    "outcomes_record",
+    "metrics_quality",
 }
 
 
@@ -381,6 +383,44 @@ def test_label_export_documents_its_media_types(contract, ml_model, reviewer, ma
     contract.check(missing, "export_labels")
 
 
+def test_outcomes_and_quality(contract, ml_model, sa_client, manager):
+    """POST /outcomes with every item status and GET /metrics/quality (empty and with
+    figures) match OutcomeBatchResult and QualityMetrics; their 400s the Error component."""
+    ids = make_cases(ml_model, 2)
+    external = list(Case.objects.filter(pk__in=ids).values_list("external_id", flat=True))
+    items = [
+        {"external_id": external[0], "label": "fraud", "observed_at": "2025-03-10T09:00:00Z"},
+        {"external_id": external[0], "label": "fraud", "observed_at": "2025-03-10T09:00:00Z"},
+        {"external_id": external[0], "label": "legit", "observed_at": "2025-03-10T09:00:00Z"},
+        {"external_id": "nope", "label": "fraud", "observed_at": "2025-03-10T09:00:00Z"},
+        {"external_id": external[1], "label": "cat", "observed_at": "yesterday"},
+        "not an object",
+    ]
+    response = sa_client.post("/api/v1/outcomes", {"outcomes": items}, format="json")
+    assert response.status_code == 200, response.content
+    body = contract.check(response, "outcomes_record")
+    assert [r["status"] for r in body["results"]] == [
+        "created",
+        "duplicate",
+        "conflict",
+        "unknown_case",
+        "error",
+        "error",
+    ]
+    contract.check(sa_client.post("/api/v1/outcomes", {}, format="json"), "outcomes_record")
+    client = bearer_client(token_create(user=manager)[1])
+    params = {"model": ml_model.slug, "from": "2025-03-10", "to": "2025-03-10"}
+    body = contract.check(client.get("/api/v1/metrics/quality", params), "metrics_quality")
+    assert body["outcomes"] == 1
+    assert len(body["by_version"]) == 1
+    empty = {**params, "from": "2025-03-01", "to": "2025-03-02"}
+    nothing = contract.check(client.get("/api/v1/metrics/quality", empty), "metrics_quality")
+    assert nothing["reviewed"]["model_accuracy_ci"] is None
+    bad = client.get("/api/v1/metrics/quality", {**params, "to": "soon"})
+    assert bad.status_code == 400
+    contract.check(bad, "metrics_quality")
+
+
 @pytest.mark.parametrize(
     ("operation_id", "url"),
     [
@@ -388,6 +428,7 @@ def test_label_export_documents_its_media_types(contract, ml_model, reviewer, ma
         ("case_lookup", "/api/v1/cases?external_id=a&model=%00"),
         ("decisions_feed", "/api/v1/decisions?model=a%00b"),
         ("metrics_adoption", "/api/v1/metrics/adoption?model=fraud-screening&version=%00"),
+        ("metrics_quality", "/api/v1/metrics/quality?model=fraud%00screening"),
         ("export_labels", "/api/v1/export/labels?model=fraud-screening&label%00=x"),
     ],
 )

@@ -1,5 +1,6 @@
 """seed_demo: real trained models, explanations with numeric weights, idempotent."""
 
+import math
 from datetime import timedelta
 from io import StringIO
 
@@ -102,12 +103,17 @@ def test_seed_demo_builds_a_realistic_world():
         assert explanation["method"] == "linear"
         assert isinstance(explanation["base_value"], float)
         weights = [c["weight"] for c in explanation["contributions"]]
-        assert 1 <= len(weights) <= 8
+        assert explanation["scale"] == "log_odds"
+        assert len(weights) in (13, 30)  # every feature, so the parts add up to the logit
         assert all(isinstance(w, float) for w in weights)
         assert weights == sorted(weights, key=abs, reverse=True)
         assert {c["feature"] for c in explanation["contributions"]} <= set(case.input)
         assert abs(sum(case.scores.values()) - 1) < 1e-6
         assert case.scores[case.predicted_label] == case.confidence
+        for shown in cases.filter(status=CaseStatus.QUEUED):
+            parts = shown.explanation
+            logit = parts["base_value"] + sum(c["weight"] for c in parts["contributions"])
+            assert abs(1 / (1 + math.exp(-logit)) - shown.confidence) < 0.001, shown.pk
         reasons = {r for rs in cases.values_list("routing_reasons", flat=True) for r in rs}
         assert {"low_confidence", "always_review_label", "input_schema"} <= reasons
         assert cases.filter(status=CaseStatus.AUTO_APPROVED).exists()

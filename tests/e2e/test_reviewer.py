@@ -10,6 +10,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 EXPLANATION = {
     "method": "shap",
+    "scale": "log_odds",
     "base_value": 0.1,
     "contributions": [
         {"feature": "amount", "value": 1200.5, "weight": 0.12},
@@ -65,7 +66,19 @@ def test_reviewer_overrides_with_the_keyboard_and_gets_the_next_case(page, login
         .inner_text()
         .startswith("Mostly because account_age_days = 3 (+0.31)")
     )
-    screenshot("reviewer-case")
+    assert page.get_by_test_id("reconciliation").inner_text() == (
+        "Base 0.10 + contributions +0.39 = 0.49 log-odds → 62%, the model's score for fraud."
+    )
+    legend = page.locator(".rv-legend").inner_text()
+    assert "pushes towards fraud" in legend
+    assert "pushes away from fraud" in legend
+    shots = screenshot("reviewer-case").parent
+    explanation = page.get_by_test_id("explanation")
+    explanation.screenshot(path=str(shots / "reviewer-explanation.png"))
+    page.set_viewport_size({"width": 390, "height": 844})
+    explanation.scroll_into_view_if_needed()
+    explanation.screenshot(path=str(shots / "reviewer-explanation-phone.png"))
+    page.set_viewport_size({"width": 1400, "height": 1000})
 
     page.keyboard.press("o")
     label = page.locator("#id_final_label")
@@ -123,6 +136,9 @@ def test_blind_case_hides_the_recommendation_until_decided(page, login, screensh
     page.keyboard.press("ArrowDown")
     page.keyboard.press("ArrowDown")
     assert page.locator("#id_final_label").input_value() == "legit"
+    page.keyboard.press("Tab")
+    page.keyboard.press("1")  # no reason is preset: the first one, picked by its number
+    assert page.locator("#id_reason_code").input_value() == "wrong_label"
     page.keyboard.press("Enter")
     outcome = page.get_by_test_id("outcome")
     outcome.wait_for()

@@ -6,8 +6,11 @@ from reviewapp.presentation.explanations import (
     Factor,
     explanation_chart,
     explanation_factors,
+    explanation_scale,
     explanation_sentence,
     explanation_view,
+    percent_text,
+    reconciliation,
     score_rows,
     value_text,
     weight_text,
@@ -199,3 +202,124 @@ def test_score_rows_sorted_and_marked():
     ]
     assert rows[0].bar_width == 62.0
     assert score_rows(None, predicted_label="fraud") == []
+
+
+def _reconcile(explanation: dict, **kwargs):
+    return reconciliation(explanation, explanation_factors(explanation), **kwargs)
+
+
+LOG_ODDS = {
+    "scale": "log_odds",
+    "base_value": 0.1,
+    "contributions": [
+        {"feature": "a", "value": 1, "weight": 0.5},
+        {"feature": "b", "value": 2, "weight": -0.07},
+    ],
+}
+
+
+def test_log_odds_explanation_reconciles_through_the_sigmoid():
+    """base + contributions = logit, and sigmoid(logit) is the shown confidence."""
+    rec = _reconcile(LOG_ODDS, label="fraud", confidence=0.63)  # sigmoid(0.53) = 0.6295
+    assert rec.reconciles
+    assert rec.unit == "in log-odds"
+    assert rec.sentence == (
+        "Base 0.10 + contributions +0.43 = 0.53 log-odds → 63%, the model's score for fraud."
+    )
+
+
+def test_probability_explanation_reconciles_by_addition():
+    """On the probability scale base + contributions is the score itself."""
+    explanation = {**LOG_ODDS, "scale": "probability", "base_value": 0.4}
+    rec = _reconcile(explanation, label="benign", confidence=0.83)
+    assert rec.reconciles
+    assert rec.sentence == (
+        "Base 0.40 + contributions +0.43 = 0.83 → 83%, the model's score for benign."
+    )
+
+
+def test_parts_that_miss_the_confidence_are_called_approximate():
+    """88% benign with parts summing to -0.18 log-odds is not presented as reconciling."""
+    explanation = {**LOG_ODDS, "contributions": [{"feature": "a", "weight": -0.28}]}
+    rec = _reconcile(explanation, label="benign", confidence=0.88)
+    assert not rec.reconciles
+    assert rec.sentence == (
+        "This explanation is approximate: its parts add up to -0.18 log-odds (46%), "
+        "the model's confidence in benign is 88%."
+    )
+
+
+def test_unknown_scale_is_approximate_and_says_so():
+    """Without a scale (or a method that names one) nothing is claimed to add up."""
+    explanation = {key: value for key, value in LOG_ODDS.items() if key != "scale"}
+    rec = _reconcile(explanation | {"method": "shap"}, label="fraud", confidence=0.63)
+    assert rec.scale == ""
+    assert rec.unit == "scale not stated"
+    assert not rec.reconciles
+    assert rec.sentence == (
+        "This explanation is approximate: its parts add up to 0.53 on a scale the model did "
+        "not state, the model's confidence in fraud is 63%."
+    )
+
+
+def test_raw_scale_never_claims_to_reconcile():
+    """A raw model score is not a probability, so it is reported as approximate."""
+    rec = _reconcile({**LOG_ODDS, "scale": "raw"}, label="fraud", confidence=0.63)
+    assert not rec.reconciles
+    assert "0.53 on the model's raw score scale, not a probability" in rec.sentence
+
+
+def test_multi_class_reconciles_against_the_predicted_labels_score():
+    """With several labels the predicted label's score is the one the parts must give."""
+    explanation = {**LOG_ODDS, "base_value": -0.53}  # sums to -0.10 log-odds -> 47.5%
+    scores = {"barolo": 0.475, "grignolino": 0.3, "barbera": 0.225}
+    rec = _reconcile(explanation, label="barolo", confidence=0.9, scores=scores)
+    assert rec.confidence == 0.475
+    assert rec.reconciles
+    assert rec.sentence.endswith("-0.10 log-odds → 48%, the model's score for barolo.")
+    wrong = _reconcile(explanation, label="grignolino", confidence=0.475, scores=scores)
+    assert not wrong.reconciles
+
+
+def test_method_hint_names_the_log_odds_scale():
+    """A method such as shap_logit counts as log-odds; an explicit scale wins."""
+    assert explanation_scale({"method": "shap_logit"}) == "log_odds"
+    assert explanation_scale({"method": "linear-log-odds"}) == "log_odds"
+    assert explanation_scale({"method": "shap_probability"}) == "probability"
+    assert explanation_scale({"method": "shap"}) == ""
+    assert explanation_scale({"method": "shap_logit", "scale": "raw"}) == "raw"
+    assert explanation_scale({"scale": "bogus"}) == ""
+
+
+def test_tolerance_is_half_a_percentage_point():
+    """Parts landing 0.4 points off reconcile, 0.6 points off do not."""
+    explanation = {"scale": "probability", "contributions": [{"feature": "a", "weight": 0.5}]}
+    assert _reconcile(explanation, label="x", confidence=0.504).reconciles
+    assert not _reconcile(explanation, label="x", confidence=0.506).reconciles
+
+
+def test_no_contributions_no_reconciliation():
+    """A summary-only explanation has nothing to add up."""
+    assert _reconcile({"summary": "text", "scale": "log_odds"}, label="x", confidence=0.5) is None
+
+
+def test_percent_text_near_the_ends():
+    """Near 0 and 1 the percentage keeps a decimal and never rounds to 0% or 100%."""
+    assert [percent_text(p) for p in (0.634, 0.004, 0.99998, 0.0, 1.0, 0.0001)] == [
+        "63%",
+        "0.4%",
+        ">99.9%",
+        "0%",
+        "100%",
+        "<0.1%",
+    ]
+
+
+def test_explanation_view_carries_the_reconciliation():
+    """The page's view of an explanation includes the check against the confidence."""
+    view = explanation_view(LOG_ODDS, label="fraud", confidence=0.63)
+    assert view.reconciliation is not None
+    assert view.reconciliation.reconciles
+    assert explanation_view(LOG_ODDS, label="fraud").reconciliation.sentence.endswith(
+        "the model's confidence in fraud is unknown."
+    )

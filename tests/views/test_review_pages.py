@@ -165,9 +165,23 @@ def test_case_page_chart_has_one_bar_per_factor_strongest_first(client_for, revi
     assert "account_age_days = 3" in svg
     assert "+0.31" in svg
     assert "-0.20" in svg
-    assert "pushes toward fraud" in html
-    assert "pushes away" in html
+    assert "pushes towards fraud" in html
+    assert "pushes away from fraud" in html
     assert "style=" not in html
+
+
+def test_case_page_shows_how_the_explanation_adds_up(client_for, reviewer, ml_model):
+    """A log-odds explanation is shown adding up to the confidence on the page."""
+    explanation = {**MIXED_EXPLANATION, "scale": "log_odds"}  # 0.1 + 0.25 -> 58.7%
+    factories.make_cases(ml_model, 1, confidence=0.587, explanation=explanation)
+    client = client_for(reviewer)
+    case = _claim(client, ml_model)
+    html = client.get(reverse("review-case", args=[case.pk])).content.decode()
+    assert (
+        "Base 0.10 + contributions +0.25 = 0.35 log-odds → 59%, the model&#x27;s score for fraud."
+        in html
+    )
+    assert 'data-testid="unit">in log-odds<' in html
 
 
 def test_case_page_explains_in_one_sentence(client_for, reviewer, ml_model, queued):
@@ -454,7 +468,7 @@ def test_blind_decision_reveals_the_model_answer_afterwards(client_for, reviewer
     case = _claim(client, blind_model)
     response = client.post(
         reverse("review-decide", args=[case.pk]),
-        {"action": "label", "final_label": "legit", "reason_code": ""},
+        {"action": "label", "final_label": "legit", "reason_code": "wrong_label"},
         **HTMX,
     )
     html = response.content.decode()

@@ -1,7 +1,9 @@
 // reviewapp: the reviewer's page. Keyboard shortcuts (a accept, o override, s skip,
-// e escalate, n next case, z undo the last decision while its window lasts; Enter saves the
-// open override, Ctrl+Enter the escalation note, Escape closes) and htmx niceties. Without
-// this file every action is a plain form.
+// e escalate, n next case, z undo the last decision while its window lasts, g guidelines
+// panel, f feedback box, y / u explanation helpful yes / no; in the open override drawer
+// 1-9 pick a label in the order shown, then, with the reason select focused, a reason;
+// Enter saves the open override, Ctrl+Enter the escalation note, Escape closes) and htmx
+// niceties. Without this file every action is a plain form.
 //
 // No unseen decisions: for GUARD_MS after a panel showing another case appears, the decision
 // keys (a, and Enter saving the override or label) are ignored, so that a double press
@@ -76,6 +78,21 @@
     focusFirstField(drawer);
   }
 
+  // Pick the Nth non-empty option of SELECT (1-based); false when there is none.
+  function pickOption(select, n) {
+    var options = Array.prototype.filter.call(select.options, function (o) {
+      return o.value !== "";
+    });
+    var option = options[n - 1];
+    if (!option) return false;
+    select.value = option.value;
+    select.dispatchEvent(new Event("change", { bubbles: true }));
+    return true;
+  }
+
+  // Keys that act from the override drawer's selects too (their letters are not typeahead).
+  var DRAWER_LETTERS = "fgyu";
+
   function submitDrawer(drawer) {
     var button = drawer.querySelector("[data-submit]");
     // click() (not requestSubmit) so that htmx sends the button's name=value.
@@ -115,17 +132,49 @@
       return;
     }
 
-    if (ev.ctrlKey || ev.metaKey || ev.altKey || isTyping(target)) return;
+    if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    var inOverride = !!(drawer && drawer.open && drawer.id === "override-drawer" &&
+      root.contains(drawer) && target.tagName !== "TEXTAREA");
+    if (inOverride && /^[1-9]$/.test(ev.key)) {
+      // Number keys: a label (then on to the reason), or a reason once its select has focus.
+      ev.preventDefault();
+      var reason = drawer.querySelector("#id_reason_code");
+      var labelSelect = drawer.querySelector("#id_final_label");
+      var n = parseInt(ev.key, 10);
+      if (target === reason) {
+        pickOption(reason, n);
+      } else if (labelSelect && pickOption(labelSelect, n) && reason) {
+        reason.focus();
+      }
+      return;
+    }
+    var fromDrawer = inOverride && target.tagName === "SELECT" &&
+      DRAWER_LETTERS.indexOf(ev.key) !== -1;
+    if (isTyping(target) && !fromDrawer) return;
     if (!ev.key || ev.key.length !== 1) return;
     var el = root.querySelector('[data-key="' + ev.key.toLowerCase() + '"]');
     if (!el) return;
     ev.preventDefault();
     if (el.tagName !== "DETAILS" && isDecision(el) && guarded()) return;
-    if (el.tagName === "DETAILS") {
+    if (el.tagName === "DETAILS" && !el.hasAttribute("data-drawer")) {
+      el.open = !el.open; // the guidelines panel: a toggle that leaves focus where it is
+    } else if (el.tagName === "DETAILS") {
       openDrawer(root, el);
+    } else if (el.tagName === "TEXTAREA") {
+      el.focus();
     } else if (!el.disabled) {
       el.click();
     }
+  });
+
+  // The override drawer marks the chosen reason's definition.
+  document.addEventListener("change", function (ev) {
+    var select = ev.target;
+    if (!select || select.id !== "id_reason_code") return;
+    var defs = select.parentNode.querySelectorAll("[data-reason]");
+    Array.prototype.forEach.call(defs, function (d) {
+      d.classList.toggle("rv-current", d.getAttribute("data-reason") === select.value);
+    });
   });
 
   // Opening a drawer by mouse also focuses its first field, and closes the other drawer.
@@ -134,7 +183,9 @@
     if (!d || !d.matches || !d.matches("details[data-drawer]") || !d.open) return;
     var root = panel();
     if (root) closeDrawers(root, d);
-    focusFirstField(d);
+    // The toggle event comes after the key that opened the drawer, maybe after the next key
+    // too (a number picking a label moves focus on to the reason): keep focus inside.
+    if (!d.contains(document.activeElement)) focusFirstField(d);
   }, true);
 
   // 4xx panels are swapped in by app.js (every page).

@@ -848,10 +848,11 @@ def scenario_worker(stack: Stack, *, n: int = 10, delay_s: float = 1.5) -> Fault
     return result
 
 
-def scenario_gunicorn(stack: Stack, *, batches: int = 16, size: int = 100) -> FaultResult:
-    """(c) A gunicorn worker process (not the master) SIGKILLed while both clients have a
-    batch in flight, again (at most 5 times) until a kill has dropped a request: the client
-    retries the dropped batches; idempotency by external_id means no duplicates."""
+def scenario_gunicorn(stack: Stack, *, batches: int = 32, size: int = 100) -> FaultResult:
+    """(c) The gunicorn worker processes (not the master) SIGKILLed while both clients have a
+    batch in flight, again (at most 5 rounds) until a kill has dropped a request: the client
+    retries the dropped batches; idempotency by external_id means no duplicates. Every worker
+    is killed in a round, so a round cannot miss the worker that holds the requests."""
     fixture = stack.fixtures["fault-gunicorn"]
     stats = Stats()
     result = FaultResult("c. gunicorn worker SIGKILL mid-batch", stats, items=batches * size)
@@ -865,21 +866,24 @@ def scenario_gunicorn(stack: Stack, *, batches: int = 16, size: int = 100) -> Fa
     for thread in threads:
         thread.start()
     killed: list[int] = []
+    rounds = 0
     time.sleep(0.3)
-    while len(killed) < 5 and not stats.dropped and any(t.is_alive() for t in threads):
+    while rounds < 5 and not stats.dropped and any(t.is_alive() for t in threads):
         if not _wait_for(lambda: stats.in_flight >= 2, 5, 0.01):
             break
         workers = [pid for pid in stack.gunicorn_workers() if pid not in killed]
         if workers:
-            victim = workers[len(killed) % len(workers)]
-            _kill([victim])
-            killed.append(victim)
-        time.sleep(0.5)
+            time.sleep(0.05)  # let the in-flight batches reach a worker
+            _kill(workers)
+            killed.extend(workers)
+            rounds += 1
+        _wait_for(lambda: stats.dropped > 0, 1.0, 0.02)
     fault_over = time.monotonic()
     log(f"c: gunicorn workers {killed} killed")
     for thread in threads:
         thread.join()
     result.checks["gunicorn workers killed"] = len(killed)
+    result.checks["kill rounds"] = rounds
     result.checks["requests dropped by the kills"] = stats.dropped
     result.checks["master respawned workers"] = _wait_for(
         lambda: len(stack.gunicorn_workers()) == 2, 20

@@ -188,6 +188,17 @@ def user_can_read_case_record(user: User | None, case: Case, *, decided_it: bool
     )
 
 
+def user_can_comment(user: User | None, case: Case) -> bool:
+    """The conversation on a case is for the people of the model's team who work its cases
+    (REVIEW) or read their records (VIEW_CASE_RECORD in their teams' scope). Who reads every
+    model's records (auditors) reads the comments but does not write them (read-only)."""
+    if user_has(user, Capability.REVIEW, case.ml_model):
+        return True
+    return _scope(user, Capability.VIEW_CASE_RECORD) is Scope.TEAM and user_has(
+        user, Capability.VIEW_CASE_RECORD, case.ml_model
+    )
+
+
 def user_can_approve_policy(
     user: User | None, ml_model: MLModel, *, proposed_by_id: int | None
 ) -> bool:

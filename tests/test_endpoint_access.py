@@ -89,6 +89,12 @@ TABLE: dict[str, tuple[str, str, dict[str, str]]] = {
     "api-case-undo": ("POST", "/api/v1/cases/{case}/undo", API_REVIEWERS),
     "api-case-reassign": ("POST", "/api/v1/cases/{case}/reassign", API_LEADS),
     "api-case-reopen": ("POST", "/api/v1/cases/{case}/reopen", API_LEADS),
+    # Comments: people of the team who review or read case records; auditors read only.
+    "api-case-comment-add": (
+        "POST",
+        "/api/v1/cases/{case}/comments",
+        row(LOGIN, OK, OK, OK, OK, NO, NO, NO, NO),
+    ),
     "api-decisions": ("GET", "/api/v1/decisions?model={slug}", FEED_READERS),
     "api-metrics-adoption": ("GET", "/api/v1/metrics/adoption?model={slug}", API_DASHBOARDS),
     "api-export-labels": ("GET", "/api/v1/export/labels?model={slug}", API_DASHBOARDS),
@@ -117,6 +123,12 @@ TABLE: dict[str, tuple[str, str, dict[str, str]]] = {
     # case); a reviewer only the cases they decided (this one is not: hidden).
     "case-detail": ("GET", "/cases/{case}/", row(LOGIN, HIDDEN, OK, OK, OK, OK, NO, NO, NO)),
     "case-reopen": ("POST", "/cases/{case}/reopen/", LEADS),
+    # Comments: people of the team who review or read case records; auditors read only.
+    "case-comment-add": (
+        "POST",
+        "/cases/{case}/comments/",
+        row(LOGIN, OK, OK, OK, OK, NO, NO, NO, NO),
+    ),
     "queue-overview": ("GET", "/queues/", OVERVIEW),
     "queue-claim-release": ("POST", "/queues/cases/{case}/release", LEADS),
     "queue-claim-reassign": ("POST", "/queues/cases/{case}/reassign", LEADS),

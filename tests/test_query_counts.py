@@ -98,9 +98,10 @@ def test_feed_page(ml_model, reviewer, sa, django_assert_num_queries):
 
 def test_review_page(ml_model, reviewer, client, django_assert_num_queries):
     """The reviewer's case page: session, user, case with joins, teams, audit view event, and
-    the progress line (decided today, waiting in the queue), the model's guidelines."""
+    the progress line (decided today, waiting in the queue), the model's guidelines, the
+    case's comments."""
     factories.make_cases(ml_model, 1)
     case = case_claim_next(ml_model=ml_model, reviewer=reviewer)
     client.force_login(reviewer)
-    with django_assert_num_queries(pin(sqlite=10, postgresql=10)):
+    with django_assert_num_queries(pin(sqlite=11, postgresql=11)):
         assert client.get(reverse("review-case", args=[case.pk])).status_code == 200

@@ -232,6 +232,21 @@ class DecisionResultSerializer(serializers.Serializer):
     decision = DecisionSerializer()
 
 
+@extend_schema_serializer(component_name="CaseComment")
+class CaseCommentSerializer(serializers.Serializer):
+    """``api.comments.comment_representation``: one comment of a case's conversation."""
+
+    id = serializers.IntegerField()
+    case_id = serializers.IntegerField()
+    author = serializers.CharField(help_text="The author's pseudonym.")
+    text = serializers.CharField(help_text="As written (plain text; render it escaped).")
+    mentions = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Pseudonyms of the team members its @username words named.",
+    )
+    created_at = serializers.DateTimeField()
+
+
 # ---------------------------------------------------------------------------------------------
 # Decision feed
 

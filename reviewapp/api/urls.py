@@ -1,12 +1,21 @@
 from django.urls import include, path
 
-from reviewapp.api import feed, intake, metrics, outcomes, review, schema  # noqa: F401 - registers
+from reviewapp.api import (  # noqa: F401 - registers
+    comments,
+    feed,
+    intake,
+    metrics,
+    outcomes,
+    review,
+    schema,
+)
 
 urlpatterns = [
     path("cases", intake.CaseListCreateApi.as_view(), name="api-cases"),
     path("cases/batch", intake.CaseBatchApi.as_view(), name="api-cases-batch"),
     path("cases/<int:case_id>", intake.CaseDetailApi.as_view(), name="api-case-detail"),
     path("", include(review.urlpatterns)),
+    path("", include(comments.urlpatterns)),
     path("", include(feed.urlpatterns)),
     path("", include(metrics.urlpatterns)),
     path("", include(outcomes.urlpatterns)),

@@ -19,6 +19,7 @@ from reviewapp.models.cases import (
     Priority,
     RoutingReason,
 )
+from reviewapp.models.comments import Comment
 from reviewapp.models.guidelines import GuidelineVersion
 from reviewapp.models.metrics import (
     Alert,
@@ -61,6 +62,7 @@ __all__ = [
     "CaseDailyRollup",
     "CaseSkip",
     "CaseStatus",
+    "Comment",
     "Decision",
     "DecisionAction",
     "DecisionDailyRollup",

@@ -112,12 +112,18 @@ class DriftBaseline(models.Model):
 class TripwireKind(models.TextChoices):
     OVERRIDE_RATE_RISE = (
         "override_rate_rise",
-        "Override rate up by more than N points over the window",
+        "Override rate up by at least N points against the window before",
     )
     FEATURE_PSI = "feature_psi", "PSI above N on any input feature"
     CONFIDENCE_PSI = "confidence_psi", "PSI above N on the confidence distribution"
     QUEUE_AGE = "queue_age", "Oldest waiting case older than the SLA"
     ACCURACY_DROP = "accuracy_drop", "Live accuracy below N"
+    ACCURACY_DROP_FROM_BASELINE = (
+        "accuracy_drop_from_baseline",
+        "Live accuracy down by at least N against the window before",
+    )
+    VOLUME_DROP = "volume_drop", "Hourly volume below N x the trailing hourly rate, or silent"
+    LABEL_MIX_PSI = "label_mix_psi", "PSI above N on the predicted-label mix"
 
 
 class TripwireAction(models.TextChoices):

@@ -28,7 +28,7 @@ from datetime import datetime
 from itertools import pairwise
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count, Max, Q
 
 from reviewapp.models import (
     Alert,
@@ -149,6 +149,95 @@ def accuracy_report(
 def _version_key(version: str) -> tuple:
     """Sort "2.10.0" after "2.9.1"; non-numeric parts sort as text."""
     return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in version.split("."))
+
+
+# --- two-window comparisons (tripwires) -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DecisionRates:
+    """Current decisions of one window: how many, how many accepted (model right) and how
+    many overridden (model wrong)."""
+
+    decided: int
+    accepted: int
+    overridden: int
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.accepted / self.decided if self.decided else None
+
+    @property
+    def override_rate(self) -> float | None:
+        return self.overridden / self.decided if self.decided else None
+
+    @property
+    def accuracy_interval(self) -> tuple[float, float]:
+        return wilson_interval(self.accepted, self.decided)
+
+    @property
+    def override_interval(self) -> tuple[float, float]:
+        return wilson_interval(self.overridden, self.decided)
+
+
+def decision_rates(ml_model: MLModel, *, start: datetime, end: datetime) -> DecisionRates:
+    """Accepted and overridden current decisions taken in [start, end) (one aggregate)."""
+    counts = current_decisions(ml_model, start=start, end=end).aggregate(
+        n=Count("id"),
+        accepted=Count("id", filter=Q(action=DecisionAction.ACCEPT)),
+        overridden=Count("id", filter=Q(action=DecisionAction.OVERRIDE)),
+    )
+    return DecisionRates(
+        decided=counts["n"], accepted=counts["accepted"], overridden=counts["overridden"]
+    )
+
+
+def intervals_apart(lower: tuple[float, float], upper: tuple[float, float]) -> bool:
+    """True when the interval ``lower`` lies wholly below ``upper`` (they don't overlap)."""
+    return lower[1] < upper[0]
+
+
+def label_counts(ml_model: MLModel, *, start: datetime, end: datetime) -> dict[str, int]:
+    """Cases received in [start, end) per predicted label (one grouped query)."""
+    rows = (
+        cases_in_window(ml_model, start=start, end=end)
+        .values("predicted_label")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return {row["predicted_label"]: row["n"] for row in rows}
+
+
+def label_mix_psi(baseline: dict[str, int], current: dict[str, int]) -> float | None:
+    """PSI of the current predicted-label mix against the baseline's: bins are the
+    baseline's ``MAX_CATEGORIES`` most common labels plus "(other)" (labels new since the
+    baseline land there). None when either side has no cases."""
+    if not sum(baseline.values()) or not sum(current.values()):
+        return None
+    ranked = sorted(baseline, key=lambda label: (-baseline[label], label))[:MAX_CATEGORIES]
+    kept = set(ranked)
+
+    def vector(counts: dict[str, int]) -> list[float]:
+        other = sum(n for label, n in counts.items() if label not in kept)
+        return _shares([*(counts.get(label, 0) for label in ranked), other])
+
+    return psi(vector(baseline), vector(current))
+
+
+@dataclass(frozen=True)
+class CaseVolume:
+    """Cases received in a window and when the latest of them arrived."""
+
+    received: int
+    last_received_at: datetime | None
+
+
+def case_volume(ml_model: MLModel, *, start: datetime, end: datetime) -> CaseVolume:
+    """How many cases arrived in [start, end) and the latest arrival (one aggregate)."""
+    row = cases_in_window(ml_model, start=start, end=end).aggregate(
+        n=Count("id"), last=Max("created_at")
+    )
+    return CaseVolume(received=row["n"], last_received_at=row["last"])
 
 
 # --- PSI and distributions -------------------------------------------------------------

@@ -211,11 +211,12 @@ def claims_for(*, ml_model: MLModel) -> list[Case]:
 
 
 def escalated_for(*, ml_model: MLModel, limit: int = 50) -> list[Case]:
-    """The model's escalated cases waiting for a lead, in the order leads are served."""
+    """The model's escalated cases waiting for a lead, in the order leads are served, each
+    with ``comment_count`` (its conversation's length)."""
     return list(
-        Case.objects.filter(ml_model=ml_model, status=CaseStatus.ESCALATED).order_by(
-            "-priority", "escalated_at", "id"
-        )[:limit]
+        Case.objects.filter(ml_model=ml_model, status=CaseStatus.ESCALATED)
+        .annotate(comment_count=Count("comments"))
+        .order_by("-priority", "escalated_at", "id")[:limit]
     )
 
 

@@ -19,8 +19,9 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Min, Q
+from django.db.models import Min
 from django.utils import timezone
 
 from reviewapp.errors import Conflict, InvalidInput
@@ -28,7 +29,6 @@ from reviewapp.models import (
     Alert,
     Case,
     CaseStatus,
-    DecisionAction,
     DriftBaseline,
     MLModel,
     PolicyStatus,
@@ -46,10 +46,14 @@ from reviewapp.selectors.health import (
     FEATURE_SAMPLE_CAP,
     accuracy_report,
     active_baseline,
+    case_volume,
     cases_in_window,
-    current_decisions,
+    decision_rates,
     drift_report,
     feature_distributions,
+    intervals_apart,
+    label_counts,
+    label_mix_psi,
     numeric_distribution,
 )
 from reviewapp.services.access import refuse
@@ -155,7 +159,25 @@ KIND_LIMITS = {
     TripwireKind.CONFIDENCE_PSI: (0.0, 10.0, "PSI"),
     TripwireKind.QUEUE_AGE: (0.0, 60 * 24 * 365, "minutes (0 = the policy's SLA)"),
     TripwireKind.ACCURACY_DROP: (0.0, 1.0, "accuracy between 0 and 1"),
+    TripwireKind.ACCURACY_DROP_FROM_BASELINE: (0.0, 1.0, "accuracy drop, e.g. 0.05"),
+    TripwireKind.VOLUME_DROP: (0.0, 1.0, "share of the trailing hourly rate, e.g. 0.2"),
+    TripwireKind.LABEL_MIX_PSI: (0.0, 10.0, "PSI, e.g. 0.2"),
 }
+
+# Two-window tripwires (accuracy_drop_from_baseline, override_rate_rise, label_mix_psi) compare
+# the last ``window_days`` with the ``window_days`` just before it, and only trip when both
+# windows hold at least this many decisions (cases for the label mix).
+DEFAULT_MIN_SAMPLE = 30
+# volume_drop: the hourly-rate rule needs at least this many cases expected in the last hour,
+# and the silence rule fires after this many hours without a case when at least that many
+# were expected over the silence.
+DEFAULT_SILENCE_HOURS = 3
+DEFAULT_MIN_EXPECTED_CASES = 5
+
+
+def tripwire_min_sample() -> int:
+    """Decisions (cases) each window needs before a two-window tripwire may trip."""
+    return int(getattr(settings, "REVIEWAPP_TRIPWIRE_MIN_SAMPLE", DEFAULT_MIN_SAMPLE))
 
 
 def _require_health_manager(actor: User, ml_model: MLModel, what: str) -> None:
@@ -258,12 +280,128 @@ class Measurement:
     message: str
 
 
-def _override_rate(ml_model: MLModel, start: datetime, end: datetime) -> tuple[float | None, int]:
-    counts = current_decisions(ml_model, start=start, end=end).aggregate(
-        n=Count("id"), overridden=Count("id", filter=Q(action=DecisionAction.OVERRIDE))
+def _windows(tripwire: Tripwire, now: datetime) -> tuple[datetime, datetime]:
+    """(baseline start, recent start): the recent window is [recent start, now), the
+    baseline window the ``window_days`` just before it."""
+    window = timedelta(days=tripwire.window_days)
+    return now - 2 * window, now - window
+
+
+def _accuracy_drop_from_baseline(tripwire: Tripwire, now: datetime) -> Measurement:
+    """Accuracy of the recent window against the window before: trips on a drop of at least
+    the threshold when both windows are big enough and their Wilson intervals don't overlap."""
+    base_start, start = _windows(tripwire, now)
+    before = decision_rates(tripwire.ml_model, start=base_start, end=start)
+    recent = decision_rates(tripwire.ml_model, start=start, end=now)
+    minimum = tripwire_min_sample()
+    if min(before.decided, recent.decided) < minimum:
+        return Measurement(
+            None,
+            False,
+            f"Not enough decisions to compare ({recent.decided} recent, {before.decided} "
+            f"before; each window needs {minimum}).",
+        )
+    drop = (before.accuracy or 0.0) - (recent.accuracy or 0.0)
+    apart = intervals_apart(recent.accuracy_interval, before.accuracy_interval)
+    tripped = drop >= tripwire.threshold - 1e-9 and apart
+    return Measurement(
+        drop,
+        tripped,
+        f"Live accuracy {recent.accuracy:.1%} over the last {tripwire.window_days} days "
+        f"({recent.decided} decisions) against {before.accuracy:.1%} the "
+        f"{tripwire.window_days} days before ({before.decided}): down {drop * 100:.1f} points "
+        f"(limit {tripwire.threshold * 100:g}; 95% intervals "
+        f"{'apart' if apart else 'overlap'}).",
     )
-    n = counts["n"]
-    return (counts["overridden"] / n if n else None), n
+
+
+def _override_rate_rise(tripwire: Tripwire, now: datetime) -> Measurement:
+    """Override rate of the recent window against the window before, in points; same
+    minimum-sample and Wilson rule as the accuracy drop."""
+    base_start, start = _windows(tripwire, now)
+    before = decision_rates(tripwire.ml_model, start=base_start, end=start)
+    recent = decision_rates(tripwire.ml_model, start=start, end=now)
+    minimum = tripwire_min_sample()
+    if min(before.decided, recent.decided) < minimum:
+        return Measurement(
+            None,
+            False,
+            f"Not enough decisions to compare ({recent.decided} recent, {before.decided} "
+            f"before; each window needs {minimum}).",
+        )
+    points = ((recent.override_rate or 0.0) - (before.override_rate or 0.0)) * 100
+    apart = intervals_apart(before.override_interval, recent.override_interval)
+    return Measurement(
+        points,
+        points >= tripwire.threshold - 1e-9 and apart,
+        f"Override rate {recent.override_rate:.1%} over the last {tripwire.window_days} days, "
+        f"{points:+.1f} points against the {tripwire.window_days} days before "
+        f"(limit +{tripwire.threshold:g}; 95% intervals {'apart' if apart else 'overlap'}).",
+    )
+
+
+def _volume_drop(tripwire: Tripwire, now: datetime) -> Measurement:
+    """Cases of the last hour against the trailing hourly rate of the ``window_days`` before
+    it; also trips when no case arrived for the silence period while the trailing rate
+    expected at least ``REVIEWAPP_VOLUME_MIN_EXPECTED_CASES`` over it."""
+    hour = timedelta(hours=1)
+    trailing_start = now - hour - timedelta(days=tripwire.window_days)
+    trailing = case_volume(tripwire.ml_model, start=trailing_start, end=now - hour)
+    recent = case_volume(tripwire.ml_model, start=now - hour, end=now)
+    rate = trailing.received / (tripwire.window_days * 24)
+    if rate <= 0:
+        return Measurement(
+            0.0, False, f"No cases in the trailing {tripwire.window_days} days to compare with."
+        )
+    min_expected = float(
+        getattr(settings, "REVIEWAPP_VOLUME_MIN_EXPECTED_CASES", DEFAULT_MIN_EXPECTED_CASES)
+    )
+    silence_hours = float(
+        getattr(settings, "REVIEWAPP_VOLUME_SILENCE_HOURS", DEFAULT_SILENCE_HOURS)
+    )
+    ratio = recent.received / rate
+    last = recent.last_received_at or trailing.last_received_at or trailing_start
+    quiet_hours = (now - last).total_seconds() / 3600
+    low = rate >= min_expected and ratio < tripwire.threshold
+    silent = quiet_hours >= silence_hours and rate * quiet_hours >= min_expected
+    if silent:
+        message = (
+            f"No case for {quiet_hours:.1f} hours while the trailing rate is {rate:.1f} an "
+            f"hour ({rate * quiet_hours:.0f} expected)."
+        )
+    else:
+        message = (
+            f"{recent.received} cases in the last hour, {ratio:.0%} of the trailing rate of "
+            f"{rate:.1f} an hour over {tripwire.window_days} days (limit {tripwire.threshold:.0%})."
+        )
+    return Measurement(ratio, low or silent, message)
+
+
+def _label_mix(tripwire: Tripwire, now: datetime) -> Measurement:
+    """PSI of the recent window's predicted-label mix against the window before."""
+    base_start, start = _windows(tripwire, now)
+    before = label_counts(tripwire.ml_model, start=base_start, end=start)
+    recent = label_counts(tripwire.ml_model, start=start, end=now)
+    n_before, n_recent = sum(before.values()), sum(recent.values())
+    minimum = tripwire_min_sample()
+    if min(n_before, n_recent) < minimum:
+        return Measurement(
+            None,
+            False,
+            f"Not enough cases to compare ({n_recent} recent, {n_before} before; each window "
+            f"needs {minimum}).",
+        )
+    value = label_mix_psi(before, recent) or 0.0
+    top = ", ".join(
+        f"{label} {n / n_recent:.0%}"
+        for label, n in sorted(recent.items(), key=lambda i: -i[1])[:3]
+    )
+    return Measurement(
+        value,
+        value > tripwire.threshold,
+        f"PSI {value:.3f} on the predicted-label mix over the last {tripwire.window_days} days "
+        f"({top}) against the {tripwire.window_days} days before (limit {tripwire.threshold:g}).",
+    )
 
 
 def tripwire_measure(tripwire: Tripwire, *, now: datetime | None = None) -> Measurement:
@@ -275,18 +413,13 @@ def tripwire_measure(tripwire: Tripwire, *, now: datetime | None = None) -> Meas
     limit = tripwire.threshold
     kind = tripwire.kind
     if kind == TripwireKind.OVERRIDE_RATE_RISE:
-        current, n_now = _override_rate(ml_model, start, now)
-        before, n_before = _override_rate(ml_model, start - window, start)
-        if current is None or before is None or min(n_now, n_before) < MIN_DECISIONS_FOR_RATE:
-            return Measurement(None, False, "Not enough decisions in both windows to compare.")
-        points = (current - before) * 100
-        return Measurement(
-            points,
-            points > limit,
-            f"Override rate {current:.1%} over the last {tripwire.window_days} days, "
-            f"{points:+.1f} points against the {tripwire.window_days} days before "
-            f"(limit +{limit:g}).",
-        )
+        return _override_rate_rise(tripwire, now)
+    if kind == TripwireKind.ACCURACY_DROP_FROM_BASELINE:
+        return _accuracy_drop_from_baseline(tripwire, now)
+    if kind == TripwireKind.VOLUME_DROP:
+        return _volume_drop(tripwire, now)
+    if kind == TripwireKind.LABEL_MIX_PSI:
+        return _label_mix(tripwire, now)
     if kind in (TripwireKind.FEATURE_PSI, TripwireKind.CONFIDENCE_PSI):
         baseline = active_baseline(ml_model)
         if baseline is None:

@@ -46,7 +46,9 @@ from reviewapp.permissions import (
 )
 from reviewapp.services.access import refusals_audited, refuse
 from reviewapp.services.audit import audit_event_build, audit_record, audit_record_many
+from reviewapp.services.comments import escalation_comment_write
 from reviewapp.services.webhooks import cases_expired_publish
+from reviewapp.validation import text_problem
 
 CLAIM_RETRIES = 5
 BATCH_SIZE = 500
@@ -451,6 +453,8 @@ def case_escalate(*, case: Case, actor: User, note: str) -> Case:
     note = (note or "").strip()
     if not note:
         raise InvalidInput("Say why you escalate.", details={"note": ["Required."]})
+    if problem := text_problem(note):  # the note is also the first comment: refuse it whole
+        raise InvalidInput(f"note: {problem}", details={"note": [problem]})
     case = _lock_case(case)
     check(
         user_has(actor, Capability.REVIEW, case.ml_model),
@@ -481,6 +485,7 @@ def case_escalate(*, case: Case, actor: User, note: str) -> Case:
         target=case,
         changes={**_changes(before, case), "note": case.escalation_note},
     )
+    escalation_comment_write(case=case, author=actor, note=case.escalation_note)
     return case
 
 

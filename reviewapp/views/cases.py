@@ -15,28 +15,34 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from reviewapp.case_rules import routing_text
+from reviewapp.case_rules import claim_is_live, routing_text
 from reviewapp.errors import InvalidInput
 from reviewapp.models import Case, CaseStatus, User
 from reviewapp.permissions import (
     Capability,
+    user_can_comment,
     user_can_read_case_record,
     user_has,
     user_may_see_model_answer,
 )
 from reviewapp.presentation.case_record import decision_rows, trail_rows
+from reviewapp.presentation.comments import comments_context
 from reviewapp.presentation.explanations import explanation_view, input_rows, score_rows
 from reviewapp.selectors.case_record import case_record, user_decided_case
+from reviewapp.selectors.comments import case_comments
 from reviewapp.services.access import capability_require, case_for_user, refused
 from reviewapp.services.audit import case_views_record
+from reviewapp.services.comments import comment_add
 from reviewapp.services.decisions import decision_reopen
 from reviewapp.validation import text_problem
 
 DETAIL_TEMPLATE = "reviewapp/cases/detail.html"
+COMMENTS_TEMPLATE = "reviewapp/cases/_comments.html"
 MAX_NOTE_CHARS = 5000
 
 
@@ -89,6 +95,13 @@ def _detail_context(case: Case, *, user: User) -> dict[str, Any]:
         and user_has(user, Capability.LEAD, case.ml_model),
         "is_reviewer": user_has(user, Capability.REVIEW),
         "now": timezone.now(),
+        **comments_context(
+            case_comments(case),
+            user=user,
+            case_id=case.pk,
+            can_comment=user_can_comment(user, case),
+            back=reverse("case-detail", kwargs={"case_id": case.pk}),
+        ),
     }
 
 
@@ -116,7 +129,49 @@ def case_reopen(request: HttpRequest, case_id: int) -> HttpResponse:
     return redirect("case-detail", case_id=case.pk)
 
 
+def _comment_back(request: HttpRequest, case: Case) -> str:
+    """Where the page form returns: the page it was posted from (a local path), else the
+    claimant's case page or the read-only record."""
+    back = request.POST.get("back", "")
+    if back.startswith("/") and url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return back
+    if claim_is_live(case, request.user):
+        return reverse("review-case", kwargs={"case_id": case.pk})
+    return reverse("case-detail", kwargs={"case_id": case.pk})
+
+
+@login_required
+@require_POST
+def case_comment_add(request: HttpRequest, case_id: int) -> HttpResponse:
+    """Add a comment to a case's conversation: with htmx the comment list comes back, else a
+    redirect to the page it was written on. Who may: ``permissions.user_can_comment``
+    (403 for read-only roles, 404 alike for missing cases and other teams' cases)."""
+    user = request.user
+    if not (user_has(user, Capability.REVIEW) or user_has(user, Capability.VIEW_CASE_RECORD)):
+        capability_require(
+            user=user,
+            capability=Capability.VIEW_CASE_RECORD,
+            action="case.comment",
+            target_type="case",
+            target_id=str(case_id),
+        )
+    case = case_for_user(user=user, case_id=case_id, action="case.comment")
+    back = _comment_back(request, case)
+    request.error_back_url = back
+    comment_add(case=case, author=user, text=request.POST.get("text", ""))
+    if request.htmx:
+        context = comments_context(
+            case_comments(case), user=user, case_id=case.pk, can_comment=True, back=back
+        )
+        return render(request, COMMENTS_TEMPLATE, context)
+    messages.success(request, "Your comment was added.")
+    return redirect(back)
+
+
 urlpatterns = [
     path("<int:case_id>/", case_detail, name="case-detail"),
     path("<int:case_id>/reopen/", case_reopen, name="case-reopen"),
+    path("<int:case_id>/comments/", case_comment_add, name="case-comment-add"),
 ]

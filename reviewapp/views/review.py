@@ -21,14 +21,21 @@ from django.views.decorators.http import require_GET, require_POST
 from reviewapp.case_rules import claim_is_live, routing_text
 from reviewapp.errors import Conflict, InvalidInput, NotFound, ReviewAppError
 from reviewapp.models import Case, DecisionAction, MLModel, User
-from reviewapp.permissions import Capability, user_has, user_may_see_model_answer
+from reviewapp.permissions import (
+    Capability,
+    user_can_comment,
+    user_has,
+    user_may_see_model_answer,
+)
 from reviewapp.presentation.case_record import GENERIC_LOST, claim_lost_reason
+from reviewapp.presentation.comments import comments_context
 from reviewapp.presentation.explanations import explanation_view, input_rows, score_rows
 from reviewapp.presentation.history import progress_text
 from reviewapp.presentation.markdown import guidelines_view
 from reviewapp.presentation.review import Outcome, decision_outcome
 from reviewapp.selectors.case_record import claim_history
 from reviewapp.selectors.cases import case_for_page
+from reviewapp.selectors.comments import case_comments
 from reviewapp.selectors.guidelines import guidelines_current
 from reviewapp.selectors.history import review_progress
 from reviewapp.selectors.queue import queue_overview, review_models_for
@@ -144,6 +151,13 @@ def _case_context(
         "note": note,
         "is_lead": user_has(user, Capability.LEAD, case.ml_model),
         "progress": progress_text(review_progress(user=user, ml_model=case.ml_model)),
+        **comments_context(
+            case_comments(case),
+            user=user,
+            case_id=case.pk,
+            can_comment=user_can_comment(user, case),
+            back=reverse("review-case", kwargs={"case_id": case.pk}),
+        ),
     }
 
 

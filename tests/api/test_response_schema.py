@@ -32,6 +32,7 @@ JSON_OPERATIONS = {
     "case_renew",
     "case_reassign",
     "case_reopen",
+    "case_comment_add",
     "decisions_feed",
     "metrics_adoption",
     "outcomes_record",
@@ -270,6 +271,23 @@ def test_review_workflow(contract, ml_model, rita, leo, lead):
     missing = rita.post("/api/v1/cases/999999/release", format="json")
     assert missing.status_code == 404
     contract.check(missing, "case_release")
+
+
+def test_case_comment(contract, ml_model, rita, leo, auditor):
+    """A comment, a bad comment and an auditor's refused comment match their components."""
+    (case_id,) = make_cases(ml_model, 1)
+    url = f"/api/v1/cases/{case_id}/comments"
+    added = rita.post(url, {"text": "Ask @leo <b>please</b>"}, format="json")
+    assert added.status_code == 201, added.content
+    body = contract.check(added, "case_comment_add")
+    assert body["text"] == "Ask @leo <b>please</b>"
+    assert len(body["mentions"]) == 1
+    nul = leo.post(url, {"text": "a\u0000b"}, format="json")
+    assert nul.status_code == 400
+    contract.check(nul, "case_comment_add")
+    refused = bearer_client(token_create(user=auditor)[1]).post(url, {"text": "x"}, format="json")
+    assert refused.status_code == 403
+    contract.check(refused, "case_comment_add")
 
 
 def test_skip_and_undo(contract, ml_model, rita, settings):

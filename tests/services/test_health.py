@@ -163,12 +163,12 @@ def test_override_rate_rise_compares_two_windows(ml_model, manager, reviewer):
     )
     now = timezone.now()
     decide(
-        cases_at(ml_model, 10, confidence=0.6),
+        cases_at(ml_model, 40, confidence=0.6),
         reviewer=reviewer,
-        overrides=1,
+        overrides=4,
         decided_at=now - timedelta(days=10),
     )
-    decide(cases_at(ml_model, 10, confidence=0.6), reviewer=reviewer, overrides=5)
+    decide(cases_at(ml_model, 40, confidence=0.6), reviewer=reviewer, overrides=20)
     measurement = tripwire_measure(tripwire, now=now + timedelta(seconds=1))
     assert measurement.tripped
     assert measurement.value == pytest.approx(40.0)

@@ -198,7 +198,7 @@ def test_case_page_query_count_is_bounded(
     """Rendering a claimed case (with its audit event) takes a fixed handful of queries."""
     client = client_for(reviewer)
     case = _claim(client, ml_model)
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(11):
         assert client.get(reverse("review-case", args=[case.pk])).status_code == 200
 
 

@@ -124,7 +124,7 @@ def test_no_undo_button_after_a_blind_decision(client_for, reviewer, ml_model, q
     _next(client, ml_model)
     html = client.post(
         reverse("review-decide", args=[queued[0]]),
-        {"action": "label", "final_label": "legit"},
+        {"action": "label", "final_label": "legit", "reason_code": "wrong_label"},
         **HTMX,
     ).content.decode()
     assert f'data-case-id="{queued[1]}"' in html

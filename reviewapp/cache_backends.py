@@ -3,24 +3,22 @@
 The default cache only holds what can be computed again (dashboard digests, audit page
 counts): when Redis refuses, hangs or drops, a read is a miss, a write is skipped, a warning
 is logged (at most once a minute per process) and Redis is left alone for ``RETRY_S``
-seconds (OPTIONS ``"retry_s"``, 5 by default), so a dead Redis costs a page a few recomputed
-figures, never a 500. The rate-limit cache keeps Django's plain RedisCache: the rate limiter
-needs to see the errors to fail open on its own terms (``reviewapp.services.ratelimit``).
+seconds (OPTIONS ``"retry_s"``, 5 by default; ``reviewapp.backoff``), so a dead Redis costs
+a page a few recomputed figures, never a 500. The rate-limit cache keeps Django's plain
+RedisCache: the rate limiter needs to see the errors to fail open on its own terms
+(``reviewapp.services.ratelimit``).
 """
 
 from __future__ import annotations
 
 import logging
-import math
-import threading
-import time
 from typing import Any
 
 from django.core.cache.backends.redis import RedisCache
 
-logger = logging.getLogger("reviewapp.cache")
+from reviewapp.backoff import Backoff
 
-WARN_EVERY_S = 60.0
+logger = logging.getLogger("reviewapp.cache")
 
 
 class FailSafeRedisCache(RedisCache):
@@ -34,29 +32,11 @@ class FailSafeRedisCache(RedisCache):
         options.setdefault("socket_timeout", 1.0)
         params["OPTIONS"] = options
         super().__init__(server, params)
-        self._down_until = 0.0
-        self._last_warning = -math.inf
-        self._lock = threading.Lock()
+        self.backoff = Backoff("cache", retry_s=lambda: self.retry_s, log=logger)
 
     def is_down(self) -> bool:
         """Whether a recent failure keeps this process off Redis for now."""
-        return time.monotonic() < self._down_until
-
-    def _failed(self, operation: str, exc: BaseException) -> None:
-        now = time.monotonic()
-        with self._lock:
-            self._down_until = now + self.retry_s
-            warn = now - self._last_warning >= WARN_EVERY_S
-            if warn:
-                self._last_warning = now
-        if warn:
-            logger.warning(
-                "cache %s failed (%s: %s); serving without the cache for %.0f s",
-                operation,
-                type(exc).__name__,
-                exc,
-                self.retry_s,
-            )
+        return self.backoff.is_down()
 
     def _call(self, operation: str, fallback: Any, *args: Any, **kwargs: Any) -> Any:
         if self.is_down():
@@ -64,7 +44,7 @@ class FailSafeRedisCache(RedisCache):
         try:
             return getattr(super(), operation)(*args, **kwargs)
         except Exception as exc:  # redis errors, socket errors, timeouts: degrade
-            self._failed(operation, exc)
+            self.backoff.failed(exc, f"cache {operation} served without the cache")
             return fallback
 
     def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:

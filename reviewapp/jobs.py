@@ -21,9 +21,6 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
-import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from celery import current_app
@@ -32,6 +29,7 @@ from django.conf import settings
 from django.db import transaction
 from kombu.exceptions import OperationalError as KombuOperationalError
 
+from reviewapp.backoff import Backoff
 from reviewapp.errors import ServiceUnavailable
 
 logger = logging.getLogger("reviewapp.jobs")
@@ -40,7 +38,6 @@ ALERT_NOTIFY = "reviewapp.tasks.alert_notify_task"
 ROLLUPS_REFRESH = "reviewapp.tasks.rollups_refresh_task"
 WEBHOOK_DELIVER = "reviewapp.tasks.webhook_deliver_task"
 JOB_NAMES = (ALERT_NOTIFY, ROLLUPS_REFRESH, WEBHOOK_DELIVER)
-WARN_EVERY_S = 60.0
 # What a publish raises when the broker cannot take a message (redis-py's ConnectionError and
 # TimeoutError are OSError-free subclasses of RedisError, so they are named too).
 try:
@@ -57,17 +54,6 @@ except ImportError:  # pragma: no cover - redis is installed with celery[redis]
     BROKER_ERRORS = (KombuOperationalError, OSError)
 
 
-@dataclass
-class _BrokerState:
-    down_until: float = 0.0
-    last_warning: float = -math.inf
-    failures: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-_broker = _BrokerState()
-
-
 def job_task(name: str) -> Task:
     """The registered task called ``name`` (KeyError when there is none)."""
     return current_app.tasks[name]
@@ -75,6 +61,9 @@ def job_task(name: str) -> Task:
 
 def _retry_s() -> float:
     return float(getattr(settings, "REVIEWAPP_BROKER_RETRY_S", 5.0))
+
+
+_broker = Backoff("task broker", retry_s=_retry_s, log=logger)
 
 
 def _unavailable(name: str) -> ServiceUnavailable:
@@ -88,13 +77,12 @@ def _unavailable(name: str) -> ServiceUnavailable:
 
 def job_broker_down() -> bool:
     """Whether this process saw the broker fail within the last REVIEWAPP_BROKER_RETRY_S."""
-    return time.monotonic() < _broker.down_until
+    return _broker.is_down()
 
 
 def job_broker_reset() -> None:
     """Forget a broker failure (tests; the next enqueue tries the broker again)."""
-    with _broker.lock:
-        _broker.down_until, _broker.failures, _broker.last_warning = 0.0, 0, -math.inf
+    _broker.reset()
 
 
 def job_enqueue(name: str, /, *, countdown: float = 0, **kwargs: Any) -> None:
@@ -113,21 +101,7 @@ def job_enqueue(name: str, /, *, countdown: float = 0, **kwargs: Any) -> None:
         else:
             task.delay(**kwargs)
     except BROKER_ERRORS as exc:
-        now = time.monotonic()
-        with _broker.lock:
-            _broker.down_until = now + _retry_s()
-            _broker.failures += 1
-            warn = now - _broker.last_warning >= WARN_EVERY_S
-            if warn:
-                _broker.last_warning = now
-        if warn:
-            logger.warning(
-                "task broker unavailable (%s: %s); %s not queued, not retrying for %.0f s",
-                type(exc).__name__,
-                exc,
-                name,
-                _retry_s(),
-            )
+        _broker.failed(exc, f"{name} not queued")
         raise _unavailable(name) from exc
 
 

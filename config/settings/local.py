@@ -11,7 +11,7 @@ REVIEWAPP_WEBHOOK_ALLOW_PRIVATE = env.bool("REVIEWAPP_WEBHOOK_ALLOW_PRIVATE", de
 REVIEWAPP_SHOW_DEMO_PASSWORDS = True
 
 _celery_dir = BASE_DIR / "var" / "celery"
-for _sub in ("out", "processed"):
+for _sub in ("out", "processed", "control"):
     (_celery_dir / _sub).mkdir(parents=True, exist_ok=True)
 CELERY_BROKER_URL = env("REDIS_URL", default="filesystem://")
 if CELERY_BROKER_URL == "filesystem://":
@@ -19,6 +19,7 @@ if CELERY_BROKER_URL == "filesystem://":
         "data_folder_in": str(_celery_dir / "out"),
         "data_folder_out": str(_celery_dir / "out"),
         "processed_folder": str(_celery_dir / "processed"),
+        "control_folder": str(_celery_dir / "control"),
         "store_processed": False,
     }
 CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / "var" / "celerybeat-schedule")

@@ -39,6 +39,7 @@ from django.core.cache.backends.base import BaseCache
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
+from reviewapp.backoff import Backoff
 from reviewapp.models import User
 from reviewapp.request_context import request_context_bind, request_context_current
 from reviewapp.services.audit import audit_record
@@ -57,7 +58,6 @@ REVIEWAPP_RATE_LIMITS = {
 TALLY_WINDOW_S = 60
 TALLY_GRACE_S = 2  # a closed minute is written this long after its end (late increments land)
 TALLY_MAX_SAMPLES = 10
-WARN_EVERY_S = 60.0
 
 _UNITS = {
     "s": 1,
@@ -118,47 +118,37 @@ def limit_rate(name: str) -> Rate | None:
 # --- the store, failing open ------------------------------------------------------------------
 
 
-@dataclass
-class _StoreState:
-    down_until: float = 0.0
-    last_warning: float = -math.inf
-    fail_open_total: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
+def _retry_s() -> float:
+    return float(getattr(settings, "REVIEWAPP_RATE_LIMIT_RETRY_S", 5))
 
 
-_state = _StoreState()
+_backoff = Backoff("rate-limit store", retry_s=_retry_s, log=logger)
+_fail_open = {"total": 0}
+_fail_open_lock = threading.Lock()
+
+
+def _allowed_unchecked() -> None:
+    with _fail_open_lock:
+        _fail_open["total"] += 1
 
 
 def _store() -> BaseCache | None:
     """The counter store, or None while it is considered down (back-off after an error)."""
-    if _state.down_until and time.monotonic() < _state.down_until:
-        with _state.lock:
-            _state.fail_open_total += 1
+    if _backoff.is_down():
+        _allowed_unchecked()
         return None
     return caches[settings.REVIEWAPP_RATE_LIMIT_CACHE]
 
 
 def _store_failed(exc: BaseException) -> None:
-    """Note a store error: allow the request, warn (at most once a minute), back off."""
-    now = time.monotonic()
-    with _state.lock:
-        _state.fail_open_total += 1
-        _state.down_until = now + float(getattr(settings, "REVIEWAPP_RATE_LIMIT_RETRY_S", 5))
-        warn = now - _state.last_warning >= WARN_EVERY_S
-        if warn:
-            _state.last_warning = now
-    if warn:
-        logger.warning(
-            "rate-limit store %r failed (%s: %s); allowing requests unlimited (fail open)",
-            settings.REVIEWAPP_RATE_LIMIT_CACHE,
-            type(exc).__name__,
-            exc,
-        )
+    """Note a store error: allow the request (fail open), back off, warn once a minute."""
+    _allowed_unchecked()
+    _backoff.failed(exc, "requests allowed unlimited (fail open)")
 
 
 def rate_limit_fail_open_total() -> int:
     """How many limit checks this process allowed because the store was down."""
-    return _state.fail_open_total
+    return _fail_open["total"]
 
 
 def _incr(store: BaseCache, key: str, amount: int, timeout: int) -> int:
@@ -417,7 +407,6 @@ def rate_limit_reset() -> None:
     """Forget unwritten tallies and the store's back-off (between tests)."""
     with _tallies_lock:
         _tallies.clear()
-    with _state.lock:
-        _state.down_until = 0.0
-        _state.last_warning = -math.inf
-        _state.fail_open_total = 0
+    _backoff.reset()
+    with _fail_open_lock:
+        _fail_open["total"] = 0

@@ -13,6 +13,7 @@ from reviewapp.views import (
     queues,
     review,
     system,
+    versions,
 )
 
 urlpatterns = [
@@ -24,6 +25,7 @@ urlpatterns = [
     path("dashboards/health/", include(health.urlpatterns)),
     path("dashboards/", include(dashboards.urlpatterns)),
     path("models/", include(models.urlpatterns)),
+    path("models/", include(versions.urlpatterns)),
     path("audit/", include(audit.urlpatterns)),
     path("system/", include(system.urlpatterns)),
 ]

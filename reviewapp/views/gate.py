@@ -6,6 +6,7 @@ from functools import wraps
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 
 from reviewapp.permissions import Capability
 from reviewapp.services.access import model_for_user
@@ -37,3 +38,16 @@ def model_from_slug(
         return wrapper
 
     return decorator
+
+
+def model_detail_url(ml_model: Any) -> str:
+    return reverse("model-detail", kwargs={"slug": ml_model.slug})
+
+
+# The model pages' gates: a refused form post returns to the model page.
+model_page = model_from_slug(
+    Capability.VIEW_MODEL_PAGES, action="model.page", back=model_detail_url
+)
+model_owner_action = model_from_slug(Capability.MANAGE_MODEL, back=model_detail_url)
+model_manager_action = model_from_slug(Capability.APPROVE_POLICY, back=model_detail_url)
+model_halt_action = model_from_slug(Capability.HALT_AUTOMATION, back=model_detail_url)

@@ -1,13 +1,14 @@
-"""Model pages for model owners and managers: label set, team, versions, the active routing
-policy and proposals (owners propose, another manager approves: four eyes), the webhook with
-its secret shown once, and the deliveries log with a re-send button."""
+"""Model pages for model owners and managers: label set, team, versions (their actions are in
+views/versions.py), the active routing policy and proposals (owners propose, another manager
+approves: four eyes), guidelines, the webhook with its secret shown once, and the deliveries
+log with a re-send button."""
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import path, reverse
+from django.urls import path
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -16,7 +17,6 @@ from reviewapp.models import (
     FallbackAction,
     GuidelineVersion,
     MLModel,
-    ModelVersion,
     PolicyStatus,
     RoutingPolicy,
     VersionStatus,
@@ -35,39 +35,22 @@ from reviewapp.selectors.registry import (
 from reviewapp.selectors.system import outbox_state
 from reviewapp.selectors.versions import open_suspension, version_figures
 from reviewapp.services.access import capability_require, object_of_model, refuse
-from reviewapp.services.breaker import (
-    automation_resume_decide,
-    automation_resume_propose,
-    automation_suspend,
-)
 from reviewapp.services.guidelines import guidelines_save
 from reviewapp.services.policies import policy_decide, policy_propose
-from reviewapp.services.versions import (
-    version_activation_decide,
-    version_activation_propose,
-    version_retire,
-    version_rollback,
-)
 from reviewapp.services.webhooks import (
     delivery_resend,
     webhook_remove,
     webhook_secret_rotate,
     webhook_set,
 )
-from reviewapp.views.gate import model_from_slug
+from reviewapp.views.gate import (
+    model_detail_url,
+    model_manager_action,
+    model_owner_action,
+    model_page,
+)
 
 SECRET_SESSION_KEY = "reviewapp_webhook_secret_once"  # noqa: S105 - a session key name
-
-
-def _detail_url(ml_model: MLModel) -> str:
-    return reverse("model-detail", kwargs={"slug": ml_model.slug})
-
-
-model_page = model_from_slug(Capability.VIEW_MODEL_PAGES, action="model.page", back=_detail_url)
-model_owner_action = model_from_slug(Capability.MANAGE_MODEL, back=_detail_url)
-model_manager_action = model_from_slug(Capability.APPROVE_POLICY, back=_detail_url)
-model_halt_action = model_from_slug(Capability.HALT_AUTOMATION, back=_detail_url)
-NOTE_FIELD = 2000
 
 
 # --- forms --------------------------------------------------------------------------------
@@ -339,7 +322,7 @@ def model_guidelines_save(request: HttpRequest, ml_model: MLModel) -> HttpRespon
     messages.success(
         request, f"Saved guidelines v{guidelines.version}: reviewers see them from now on."
     )
-    return redirect(_detail_url(ml_model) + "#guidelines")
+    return redirect(model_detail_url(ml_model) + "#guidelines")
 
 
 @login_required
@@ -422,135 +405,6 @@ def model_delivery_resend(
     return redirect("model-detail", slug=ml_model.slug)
 
 
-# --- versions and the circuit breaker ------------------------------------------------------
-
-
-def _note(request: HttpRequest, name: str = "note") -> str:
-    return request.POST.get(name, "")[:NOTE_FIELD]
-
-
-def _version(ml_model: MLModel, version_id: int) -> ModelVersion:
-    return object_of_model(ModelVersion, version_id, ml_model, "version")
-
-
-@login_required
-@require_POST
-@model_owner_action
-def model_version_propose(request: HttpRequest, ml_model: MLModel, version_id: int) -> HttpResponse:
-    """The model's owner proposes activating a candidate version (a manager approves)."""
-    version = version_activation_propose(
-        version=_version(ml_model, version_id), proposer=request.user, note=_note(request)
-    )
-    messages.success(
-        request,
-        f"Proposed activating version {version.version}. Its cases keep going to people until "
-        "another person, a manager of the team, approves.",
-    )
-    return redirect(_detail_url(ml_model) + "#versions")
-
-
-@login_required
-@require_POST
-@model_manager_action
-def model_version_decide(request: HttpRequest, ml_model: MLModel, version_id: int) -> HttpResponse:
-    """A manager approves or rejects a proposed activation (not their own: four eyes)."""
-    decision = request.POST.get("decision")
-    if decision not in ("approve", "reject"):
-        messages.error(request, "Choose approve or reject.")
-        return redirect(_detail_url(ml_model) + "#versions")
-    version = version_activation_decide(
-        version=_version(ml_model, version_id),
-        manager=request.user,
-        approve=decision == "approve",
-        note=_note(request),
-    )
-    if decision == "approve":
-        messages.success(request, f"Approved: version {version.version} is now {version.status}.")
-    else:
-        messages.success(request, f"Rejected activating version {version.version}.")
-    return redirect(_detail_url(ml_model) + "#versions")
-
-
-@login_required
-@require_POST
-@model_halt_action
-def model_version_retire(request: HttpRequest, ml_model: MLModel, version_id: int) -> HttpResponse:
-    """An owner or manager retires a version at once: its new cases are refused."""
-    version = version_retire(
-        version=_version(ml_model, version_id), actor=request.user, note=_note(request)
-    )
-    messages.success(
-        request, f"Version {version.version} is retired: its new cases are refused (409)."
-    )
-    return redirect(_detail_url(ml_model) + "#versions")
-
-
-@login_required
-@require_POST
-@model_halt_action
-def model_version_rollback(
-    request: HttpRequest, ml_model: MLModel, version_id: int
-) -> HttpResponse:
-    """An owner or manager rolls back from a version: it is retired, the earlier one serves."""
-    retired, restored = version_rollback(
-        version=_version(ml_model, version_id), actor=request.user, note=_note(request)
-    )
-    messages.success(
-        request,
-        f"Rolled back: version {retired.version} is retired and {restored.version} is "
-        f"{restored.status}. The model's webhook is told (model.version_changed).",
-    )
-    return redirect(_detail_url(ml_model) + "#versions")
-
-
-@login_required
-@require_POST
-@model_halt_action
-def model_automation_suspend(request: HttpRequest, ml_model: MLModel) -> HttpResponse:
-    """One owner or manager suspends the model's automation at once (the circuit breaker)."""
-    automation_suspend(ml_model=ml_model, actor=request.user, reason=_note(request, "reason"))
-    messages.success(
-        request,
-        "Automation suspended: every new case goes to people until a lift is proposed and "
-        "another manager approves it.",
-    )
-    return redirect(_detail_url(ml_model) + "#versions")
-
-
-@login_required
-@require_POST
-@model_halt_action
-def model_automation_resume_propose(request: HttpRequest, ml_model: MLModel) -> HttpResponse:
-    """One owner or manager proposes lifting the suspension (another manager approves)."""
-    automation_resume_propose(ml_model=ml_model, proposer=request.user, note=_note(request))
-    messages.success(
-        request, "Proposed resuming automation: another manager of the team must approve it."
-    )
-    return redirect(_detail_url(ml_model) + "#versions")
-
-
-@login_required
-@require_POST
-@model_manager_action
-def model_automation_resume_decide(request: HttpRequest, ml_model: MLModel) -> HttpResponse:
-    """A manager other than the proposer approves or rejects lifting the suspension."""
-    decision = request.POST.get("decision")
-    if decision not in ("approve", "reject"):
-        messages.error(request, "Choose approve or reject.")
-        return redirect(_detail_url(ml_model) + "#versions")
-    automation_resume_decide(
-        ml_model=ml_model,
-        manager=request.user,
-        approve=decision == "approve",
-        note=_note(request),
-    )
-    if decision == "approve":
-        messages.success(request, "Automation resumed: cases route by the policy again.")
-    else:
-        messages.success(request, "Rejected resuming automation: it stays suspended.")
-    return redirect(_detail_url(ml_model) + "#versions")
-
-
 urlpatterns = [
     path("", model_list, name="model-list"),
     path("<slug:slug>/", model_detail, name="model-detail"),
@@ -567,38 +421,5 @@ urlpatterns = [
         "<slug:slug>/deliveries/<int:delivery_id>/resend",
         model_delivery_resend,
         name="model-delivery-resend",
-    ),
-    path(
-        "<slug:slug>/versions/<int:version_id>/propose",
-        model_version_propose,
-        name="model-version-propose",
-    ),
-    path(
-        "<slug:slug>/versions/<int:version_id>/decide",
-        model_version_decide,
-        name="model-version-decide",
-    ),
-    path(
-        "<slug:slug>/versions/<int:version_id>/retire",
-        model_version_retire,
-        name="model-version-retire",
-    ),
-    path(
-        "<slug:slug>/versions/<int:version_id>/rollback",
-        model_version_rollback,
-        name="model-version-rollback",
-    ),
-    path(
-        "<slug:slug>/automation/suspend", model_automation_suspend, name="model-automation-suspend"
-    ),
-    path(
-        "<slug:slug>/automation/resume",
-        model_automation_resume_propose,
-        name="model-automation-resume",
-    ),
-    path(
-        "<slug:slug>/automation/resume/decide",
-        model_automation_resume_decide,
-        name="model-automation-resume-decide",
     ),
 ]

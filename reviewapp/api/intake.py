@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from reviewapp.api.bodies import case_representation
+from reviewapp.api.params import body_size_check
 from reviewapp.api.serializers import (
     BatchResultSerializer,
     CaseListSerializer,
@@ -72,12 +73,6 @@ class CaseSubmitSerializer(serializers.Serializer):
     metadata = serializers.DictField(required=False)
 
 
-def _check_size(request: Request, limit: int) -> None:
-    length = request.META.get("CONTENT_LENGTH") or "0"
-    if length.isdigit() and int(length) > limit:
-        raise PayloadTooLarge(f"The body is {int(length)} bytes; the limit is {limit} bytes.")
-
-
 class CaseListCreateApi(APIView):
     @extend_schema(
         request=CaseSubmitSerializer,
@@ -90,7 +85,7 @@ class CaseListCreateApi(APIView):
         operation_id="case_submit",
     )
     def post(self, request: Request) -> Response:
-        _check_size(request, settings.REVIEWAPP_MAX_CASE_BYTES)
+        body_size_check(request, settings.REVIEWAPP_MAX_CASE_BYTES)
         ml_model = service_model_for(user=request.user, action="case.submit", endpoint=request.path)
         result = case_submit_one(ml_model=ml_model, item=request.data, submitted_by=request.user)
         if result.status == "error":
@@ -144,7 +139,7 @@ class CaseBatchApi(APIView):
         operation_id="cases_submit_batch",
     )
     def post(self, request: Request) -> Response:
-        _check_size(request, settings.REVIEWAPP_MAX_BATCH_BYTES)
+        body_size_check(request, settings.REVIEWAPP_MAX_BATCH_BYTES)
         ml_model = service_model_for(
             user=request.user, action="case.submit_batch", endpoint=request.path
         )

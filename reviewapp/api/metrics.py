@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from reviewapp.api.params import model_param
 from reviewapp.api.serializers import (
     TEXT,
     AdoptionMetricsSerializer,
@@ -26,7 +27,6 @@ from reviewapp.api.serializers import (
 )
 from reviewapp.errors import InvalidInput
 from reviewapp.figures import BAND_COUNT
-from reviewapp.models import MLModel
 from reviewapp.permissions import Capability
 from reviewapp.presentation.exports import (
     CONTENT_TYPES,
@@ -37,25 +37,8 @@ from reviewapp.presentation.exports import (
 )
 from reviewapp.presentation.params import band_parse, date_parse, period_parse
 from reviewapp.selectors.metrics import MAX_PERIOD_DAYS, adoption_metrics
-from reviewapp.services.access import capability_require, model_for_user
 from reviewapp.services.exports import EXPORT_ACTIONS, EXPORT_FORMATS, labels_export
 from reviewapp.services.rollups import rollups_as_of, rollups_ensure
-
-
-def _model_for(request: Request, *, action: str, capability: Capability) -> MLModel:
-    """The model named by ?model= through the access gate: 403 for roles that never may, 400
-    without ?model=, 404 alike for missing models and models of other teams."""
-    capability_require(
-        user=request.user,
-        capability=capability,
-        action=action,
-        target_type="endpoint",
-        target_id=request.path,
-    )
-    slug = (request.query_params.get("model") or "").strip()
-    if not slug:
-        raise InvalidInput("Pass ?model=<slug>.", details={"model": ["Required."]})
-    return model_for_user(user=request.user, slug=slug, action=action, capability=capability)
 
 
 class FormatParamNegotiation(DefaultContentNegotiation):
@@ -96,7 +79,7 @@ class AdoptionMetricsApi(APIView):
         operation_id="metrics_adoption",
     )
     def get(self, request: Request) -> Response | HttpResponse:
-        ml_model = _model_for(
+        ml_model = model_param(
             request, action="metrics.adoption", capability=Capability.VIEW_DASHBOARDS
         )
         params = request.query_params
@@ -149,7 +132,7 @@ class LabelExportApi(APIView):
         operation_id="export_labels",
     )
     def get(self, request: Request) -> StreamingHttpResponse:
-        ml_model = _model_for(request, action="export.labels", capability=Capability.EXPORT)
+        ml_model = model_param(request, action="export.labels", capability=Capability.EXPORT)
         params = request.query_params
         fmt = (params.get("format") or "jsonl").lower()
         if fmt not in EXPORT_FORMATS:

@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from reviewapp.api.params import body_size_check, model_param
 from reviewapp.api.serializers import (
     OutcomeBatchResultSerializer,
     QualityMetricsSerializer,
@@ -28,9 +29,8 @@ from reviewapp.permissions import Capability
 from reviewapp.presentation.params import period_parse
 from reviewapp.selectors.metrics import MAX_PERIOD_DAYS
 from reviewapp.selectors.quality import quality_metrics
-from reviewapp.services.access import capability_require, model_for_user, service_model_for
+from reviewapp.services.access import service_model_for
 from reviewapp.services.outcomes import outcome_counts, outcome_items_or_error, outcomes_record
-from reviewapp.validation import text_problem
 
 
 class OutcomeItemSerializer(serializers.Serializer):
@@ -54,10 +54,7 @@ class OutcomeBatchApi(APIView):
         operation_id="outcomes_record",
     )
     def post(self, request: Request) -> Response:
-        limit_bytes = settings.REVIEWAPP_MAX_BATCH_BYTES
-        length = request.META.get("CONTENT_LENGTH") or "0"
-        if length.isdigit() and int(length) > limit_bytes:
-            raise PayloadTooLarge(f"The body is {int(length)} bytes; the limit is {limit_bytes}.")
+        body_size_check(request, settings.REVIEWAPP_MAX_BATCH_BYTES)
         ml_model = service_model_for(
             user=request.user, action="outcome.record", endpoint=request.path
         )
@@ -94,22 +91,8 @@ class QualityMetricsApi(APIView):
         operation_id="metrics_quality",
     )
     def get(self, request: Request) -> Response:
-        action = "metrics.quality"
-        capability_require(
-            user=request.user,
-            capability=Capability.VIEW_DASHBOARDS,
-            action=action,
-            target_type="endpoint",
-            target_id=request.path,
-        )
-        slug = (request.query_params.get("model") or "").strip()
-        if not slug:
-            raise InvalidInput("Pass ?model=<slug>.", details={"model": ["Required."]})
-        problem = text_problem(slug)
-        if problem:
-            raise InvalidInput(f"model: {problem}", details={"model": [problem]})
-        ml_model = model_for_user(
-            user=request.user, slug=slug, action=action, capability=Capability.VIEW_DASHBOARDS
+        ml_model = model_param(
+            request, action="metrics.quality", capability=Capability.VIEW_DASHBOARDS
         )
         date_from, date_to = period_parse(request.query_params)
         return Response(quality_metrics(ml_model=ml_model, date_from=date_from, date_to=date_to))

@@ -18,14 +18,7 @@ from reviewapp.error_pages import (
     retry_after,
 )
 from reviewapp.permissions import Capability, user_has
-from reviewapp.selectors.system import (
-    broker_url,
-    cache_url,
-    database_ping,
-    outbox_stale_after_s,
-    outbox_state,
-    redis_ping,
-)
+from reviewapp.selectors.system import outbox_stale_after_s, outbox_state, service_checks
 
 # Where each person starts: the first page their role has.
 HOME_PAGES = (
@@ -59,26 +52,8 @@ def readyz(request: HttpRequest) -> JsonResponse:
     """Readiness (README, "Failure modes"). 503 only when the database is down: nothing works
     without it. Redis (broker, cache) down or a stale outbox is 200 with status "degraded":
     intake, claims, decisions and pages keep working, so a load balancer keeps this node."""
-    checks: dict[str, str] = {}
-    database_ok = True
-    try:
-        database_ping()
-        checks["database"] = "ok"
-    except Exception as exc:
-        checks["database"] = f"error: {exc.__class__.__name__}"
-        database_ok = False
-    pinged: dict[str, str] = {}
-    for name, url in (("broker", broker_url()), ("cache", cache_url())):
-        if not url:
-            checks[name] = "not configured (embedded)"
-            continue
-        if url not in pinged:
-            try:
-                redis_ping(url)
-                pinged[url] = "ok"
-            except Exception as exc:
-                pinged[url] = f"error: {exc.__class__.__name__}"
-        checks[name] = pinged[url]
+    checks = service_checks()
+    database_ok = checks["database"] == "ok"
     outbox: dict[str, object] = {"stale_after_s": outbox_stale_after_s()}
     if database_ok:
         try:

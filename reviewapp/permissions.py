@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from enum import Enum, StrEnum
 from types import MappingProxyType
 
+from django.conf import settings
 from django.db.models import QuerySet
 
 from reviewapp.models import Case, CaseStatus, MLModel, Role, User
@@ -197,6 +198,14 @@ def user_can_comment(user: User | None, case: Case) -> bool:
     return _scope(user, Capability.VIEW_CASE_RECORD) is Scope.TEAM and user_has(
         user, Capability.VIEW_CASE_RECORD, case.ml_model
     )
+
+
+def user_may_sign_in_with_password(user: User | None, *, sso_on: bool) -> bool:
+    """Local password sign-in: everyone while SSO is off; with SSO on only the break-glass
+    roles of ``REVIEWAPP_LOCAL_LOGIN_ROLES`` (admins by default)."""
+    if not sso_on:
+        return True
+    return getattr(user, "role", None) in getattr(settings, "REVIEWAPP_LOCAL_LOGIN_ROLES", [])
 
 
 def user_can_approve_policy(

@@ -37,6 +37,7 @@ from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
 from reviewapp.models import Role, User
+from reviewapp.permissions import user_may_sign_in_with_password
 from reviewapp.services.accounts import (
     team_get_or_create,
     user_create,
@@ -303,9 +304,7 @@ class LocalPasswordBackend(ModelBackend):
     def user_can_authenticate(self, user: Any) -> bool:
         if not super().user_can_authenticate(user):
             return False
-        if not sso_enabled():
-            return True
-        return getattr(user, "role", None) in getattr(settings, "REVIEWAPP_LOCAL_LOGIN_ROLES", [])
+        return user_may_sign_in_with_password(user, sso_on=sso_enabled())
 
 
 class SSOAuthenticateView(OIDCAuthenticationRequestView):

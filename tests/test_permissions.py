@@ -11,6 +11,7 @@ from reviewapp.permissions import (
     models_with,
     roles_with,
     user_has,
+    user_may_sign_in_with_password,
 )
 from tests import factories
 
@@ -120,3 +121,12 @@ def test_inactive_and_anonymous_people_have_nothing(models):
     for capability in Capability:
         assert not user_has(user, capability, models["same_team"])
         assert not user_has(AnonymousUser(), capability)
+
+
+@pytest.mark.parametrize("role", [r for r in Role.values if r != Role.SERVICE_ACCOUNT])
+def test_password_sign_in_is_break_glass_only_while_sso_is_on(db, settings, role):
+    """Without SSO everyone signs in with a password; with SSO only the break-glass roles."""
+    settings.REVIEWAPP_LOCAL_LOGIN_ROLES = [Role.ADMIN]
+    person = factories.make_user(role)
+    assert user_may_sign_in_with_password(person, sso_on=False)
+    assert user_may_sign_in_with_password(person, sso_on=True) is (role == Role.ADMIN)

@@ -13,14 +13,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from reviewapp.api.bodies import case_representation
-from reviewapp.api.params import body_size_check
+from reviewapp.api.params import batch_size_check, body_size_check
 from reviewapp.api.serializers import (
     BatchResultSerializer,
     CaseListSerializer,
     CaseSerializer,
     error_responses,
 )
-from reviewapp.errors import Conflict, InvalidInput, PayloadTooLarge
+from reviewapp.errors import Conflict, InvalidInput
 from reviewapp.selectors.cases import cases_by_external_id, visible_case_with_decision
 from reviewapp.services.access import case_for_user, service_model_for
 from reviewapp.services.audit import case_views_record
@@ -144,13 +144,7 @@ class CaseBatchApi(APIView):
             user=request.user, action="case.submit_batch", endpoint=request.path
         )
         items = batch_items_or_error(request.data)
-        limit = settings.REVIEWAPP_MAX_BATCH_ITEMS
-        if len(items) > limit:
-            raise PayloadTooLarge(
-                f"A batch holds at most {limit} cases; this one has {len(items)}."
-            )
-        if not items:
-            raise InvalidInput("The batch is empty.", details={"cases": ["At least one case."]})
+        batch_size_check(items, what="cases", holds="A batch holds", field="cases")
         results = cases_submit(ml_model=ml_model, items=items, submitted_by=request.user)
         counts = {"created": 0, "duplicate": 0, "error": 0}
         for r in results:

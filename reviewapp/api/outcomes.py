@@ -17,14 +17,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from reviewapp.api.params import body_size_check, model_param
+from reviewapp.api.params import batch_size_check, body_size_check, model_param
 from reviewapp.api.serializers import (
     OutcomeBatchResultSerializer,
     QualityMetricsSerializer,
     error_responses,
     int_range,
 )
-from reviewapp.errors import InvalidInput, PayloadTooLarge
 from reviewapp.permissions import Capability
 from reviewapp.presentation.params import period_parse
 from reviewapp.selectors.metrics import MAX_PERIOD_DAYS
@@ -59,13 +58,7 @@ class OutcomeBatchApi(APIView):
             user=request.user, action="outcome.record", endpoint=request.path
         )
         items = outcome_items_or_error(request.data)
-        limit = settings.REVIEWAPP_MAX_BATCH_ITEMS
-        if len(items) > limit:
-            raise PayloadTooLarge(
-                f"A request holds at most {limit} outcomes; this one has {len(items)}."
-            )
-        if not items:
-            raise InvalidInput("No outcomes.", details={"outcomes": ["At least one outcome."]})
+        batch_size_check(items, what="outcomes", holds="A request holds", field="outcomes")
         results = outcomes_record(ml_model=ml_model, items=items, actor=request.user)
         return Response(
             {"results": [r.as_dict() for r in results], "counts": outcome_counts(results)}

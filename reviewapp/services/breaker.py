@@ -9,8 +9,10 @@ another person, a manager of the team (four eyes); the suspended versions are ac
 
 Each step is one transaction holding the model's row lock, with its audit event; suspending
 and lifting send ``model.automation_suspended`` / ``model.automation_resumed`` to the model's
-webhook through the outbox (the pull feed carries case events only).
+webhook through the outbox and into the pull feed.
 """
+
+from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
@@ -33,6 +35,14 @@ from reviewapp.services.versions import NOTE_LIMIT, actor_ref, model_event_publi
 AUTOMATION_SUSPENDED = "model.automation_suspended"
 AUTOMATION_RESUMED = "model.automation_resumed"
 REASON_LIMIT = 500
+
+
+def _versions_move(ml_model: MLModel, old: str, new: str, now: datetime) -> list[str]:
+    """Move the model's versions in status OLD to NEW; the versions moved, in order."""
+    versions = ModelVersion.objects.filter(ml_model=ml_model, status=old)
+    moved = list(versions.order_by("pk").values_list("version", flat=True))
+    versions.update(status=new, status_changed_at=now)
+    return moved
 
 
 def suspension_open(ml_model: MLModel) -> AutomationSuspension | None:
@@ -63,14 +73,7 @@ def _suspend(
     )
     ml_model.automation_suspended_at = now
     ml_model.save(update_fields=["automation_suspended_at"])
-    versions = list(
-        ModelVersion.objects.filter(ml_model=ml_model, status=VersionStatus.ACTIVE)
-        .order_by("pk")
-        .values_list("version", flat=True)
-    )
-    ModelVersion.objects.filter(ml_model=ml_model, status=VersionStatus.ACTIVE).update(
-        status=VersionStatus.SUSPENDED, status_changed_at=now
-    )
+    versions = _versions_move(ml_model, VersionStatus.ACTIVE, VersionStatus.SUSPENDED, now)
     audit_record(
         actor=actor,
         action="model.automation_suspended",
@@ -206,14 +209,7 @@ def automation_resume_decide(
     suspension.save(update_fields=["lifted_by", "lifted_at"])
     ml_model.automation_suspended_at = None
     ml_model.save(update_fields=["automation_suspended_at"])
-    versions = list(
-        ModelVersion.objects.filter(ml_model=ml_model, status=VersionStatus.SUSPENDED)
-        .order_by("pk")
-        .values_list("version", flat=True)
-    )
-    ModelVersion.objects.filter(ml_model=ml_model, status=VersionStatus.SUSPENDED).update(
-        status=VersionStatus.ACTIVE, status_changed_at=now
-    )
+    versions = _versions_move(ml_model, VersionStatus.SUSPENDED, VersionStatus.ACTIVE, now)
     audit_record(
         actor=manager,
         action="model.automation_resumed",

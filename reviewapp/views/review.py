@@ -282,7 +282,8 @@ def review_decide(request: HttpRequest, case_id: int) -> HttpResponse:
     action = post.get("action", "")
     final_label = post.get("final_label", "").strip()
     reason_code = post.get("reason_code", "").strip()
-    if case.is_blind and action == "label":
+    hidden = not user_may_see_model_answer(request.user, case)
+    if hidden and action == "label":
         # Blind review: the reviewer names a label without seeing the model's answer; the
         # service decides whether that is an accept or an override (blind_label_outcome).
         # No reason is preset: a blind disagreement asks for one (BLIND_REASON_NEEDED).
@@ -295,7 +296,7 @@ def review_decide(request: HttpRequest, case_id: int) -> HttpResponse:
             final_label=final_label if action == DecisionAction.OVERRIDE else "",
             reason_code=reason_code if action == DecisionAction.OVERRIDE else "",
             feedback=post.get("feedback", "").strip(),
-            explanation_helpful=None if case.is_blind else _helpful(post.get("helpful", "")),
+            explanation_helpful=None if hidden else _helpful(post.get("helpful", "")),
         )
     except Conflict as exc:
         raise _claim_conflict(case, request.user, exc) from None
@@ -306,7 +307,7 @@ def review_decide(request: HttpRequest, case_id: int) -> HttpResponse:
             request,
             case,
             status=exc.status_code,
-            error=_blind_safe(case, exc),
+            error=_blind_safe(exc, hidden=hidden),
             errors=exc.details,
             open_panel="override",
             posted=post,
@@ -314,10 +315,10 @@ def review_decide(request: HttpRequest, case_id: int) -> HttpResponse:
     return _go_next(request, ml_model=case.ml_model, outcome=decision_outcome(case, decision))
 
 
-def _blind_safe(case: Case, exc: InvalidInput) -> str:
-    """Validation messages must not reveal a blind case's answer: a blind label that differs
-    from the model's, given without a reason, asks for the reason (naming no label)."""
-    if not case.is_blind:
+def _blind_safe(exc: InvalidInput, *, hidden: bool) -> str:
+    """Validation messages must not reveal a hidden answer: a blind label that differs from
+    the model's, given without a reason, asks for the reason (naming no label)."""
+    if not hidden:
         return exc.message
     if set(exc.details or {}) == {"reason_code"}:
         return BLIND_REASON_NEEDED

@@ -227,7 +227,12 @@ def test_intake_uses_the_newly_active_policy_version(svc_model):
     _submit(svc_model, case_payload(external_id="before", label="legit", confidence=0.9))
     old = RoutingPolicy.objects.get(ml_model=ml_model, status="active")
     new = RoutingPolicy.objects.create(
-        ml_model=ml_model, version=2, status=PolicyStatus.PROPOSED, advisory_mode=True
+        ml_model=ml_model,
+        version=2,
+        status=PolicyStatus.PROPOSED,
+        advisory_mode=True,
+        qa_sample_rate=0,
+        blind_sample_rate=0,
     )
     RoutingPolicy.objects.filter(pk=old.pk).update(status=PolicyStatus.SUPERSEDED)
     RoutingPolicy.objects.filter(pk=new.pk).update(status=PolicyStatus.ACTIVE)

@@ -39,11 +39,25 @@ class RoutingReason(models.TextChoices):
         "automation_suspended",
         "Automation is suspended for the model: every case is reviewed",
     )
+    SHADOW_MODE = (
+        "shadow_mode",
+        "The model runs in shadow mode: every case is reviewed blind before go-live",
+    )
+    SECOND_OPINION = (
+        "second_opinion",
+        "The policy asks for more than one independent reviewer",
+    )
 
 
 class EscalationSource(models.TextChoices):
     REVIEWER = "reviewer", "Escalated by a reviewer"
     SLA = "sla", "SLA breached"
+    DISAGREEMENT = "disagreement", "Independent reviewers disagreed"
+
+
+class Redaction(models.TextChoices):
+    RETENTION = "retention", "Removed after the model's retention period"
+    ERASURE = "erasure", "Erased on request"
 
 
 class Case(models.Model):
@@ -78,6 +92,19 @@ class Case(models.Model):
     routing_reasons = models.JSONField(default=list, blank=True, help_text="RoutingReason codes.")
     routing_detail = models.CharField(max_length=500, blank=True)
     is_blind = models.BooleanField(default=False)
+    reviews_required = models.PositiveSmallIntegerField(
+        default=1, help_text="Independent reviewers the case needs (second opinions: 2-3)."
+    )
+    segments = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Segment field -> value, read from input or metadata at intake (kept after "
+        "retention removes the input).",
+    )
+    redacted_at = models.DateTimeField(
+        null=True, blank=True, help_text="When input, metadata, explanation were removed."
+    )
+    redaction = models.CharField(max_length=10, choices=Redaction.choices, blank=True)
     submitted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -95,7 +122,7 @@ class Case(models.Model):
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     escalated_at = models.DateTimeField(null=True, blank=True)
     escalation_source = models.CharField(
-        max_length=10, choices=EscalationSource.choices, blank=True
+        max_length=16, choices=EscalationSource.choices, blank=True
     )
     escalation_note = models.TextField(blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
@@ -267,3 +294,47 @@ class CaseSkip(models.Model):
 
     def __str__(self) -> str:
         return f"case {self.case_id} skipped by {self.reviewer_id}"
+
+
+class CaseOpinion(models.Model):
+    """One independent reviewer's answer on a case that needs more than one (second
+    opinions). Not a decision: nothing is published until the required opinions agree (the
+    case's Decision is then created) or a lead resolves a disagreement. A reviewer gives at
+    most one live opinion per case; one they undid is kept with ``undone_at`` set."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="opinions")
+    ml_model = models.ForeignKey(
+        "reviewapp.MLModel", on_delete=models.PROTECT, related_name="case_opinions"
+    )
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="case_opinions"
+    )
+    action = models.CharField(max_length=10, choices=DecisionAction.choices)
+    final_label = models.CharField(max_length=200)
+    reason_code = models.CharField(max_length=64, blank=True)
+    feedback = models.TextField(blank=True)
+    explanation_helpful = models.BooleanField(null=True, blank=True)
+    time_spent_ms = models.PositiveIntegerField(default=0)
+    was_blind = models.BooleanField(default=False)
+    given_at = models.DateTimeField(default=timezone.now)
+    undone_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case", "reviewer"],
+                condition=models.Q(undone_at__isnull=True),
+                name="opinion_one_per_reviewer",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(action="accept") | ~models.Q(reason_code=""),
+                name="opinion_override_has_reason",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["ml_model", "given_at"], name="opinion_model_time_idx"),
+            models.Index(fields=["reviewer", "given_at"], name="opinion_reviewer_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"opinion {self.action} on case {self.case_id} by {self.reviewer_id}"

@@ -80,6 +80,36 @@ class DecisionDailyRollup(models.Model):
         indexes = [models.Index(fields=["ml_model", "day"], name="decision_rollup_model_day")]
 
 
+class SegmentDailyRollup(models.Model):
+    """Per day, model and segment (a declared segment field and one of its values): cases
+    received, sent to people, decisions and their outcome, and ground-truth outcomes, so the
+    adoption and quality figures break down by segment without scanning cases."""
+
+    day = models.DateField()
+    ml_model = models.ForeignKey("reviewapp.MLModel", on_delete=models.CASCADE, related_name="+")
+    field = models.CharField(max_length=64)
+    value = models.CharField(max_length=200)
+    received = models.PositiveIntegerField(default=0)
+    auto_approved = models.PositiveIntegerField(default=0)
+    to_people = models.PositiveIntegerField(default=0)
+    decided = models.PositiveIntegerField(default=0)
+    accepted = models.PositiveIntegerField(default=0)
+    overridden = models.PositiveIntegerField(default=0)
+    outcomes = models.PositiveIntegerField(default=0)
+    outcomes_auto_approved = models.PositiveIntegerField(default=0)
+    outcomes_model_correct = models.PositiveIntegerField(default=0)
+    outcomes_final_correct = models.PositiveIntegerField(default=0)
+    refreshed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "ml_model", "field", "value"], name="segment_rollup_key"
+            )
+        ]
+        indexes = [models.Index(fields=["ml_model", "day"], name="segment_rollup_model_day")]
+
+
 class DriftBaseline(models.Model):
     """The reference window a model owner picked for drift: per-feature and confidence
     distributions (bin edges or categories with their shares)."""

@@ -35,6 +35,24 @@ class MLModel(models.Model):
         help_text="Set while the circuit breaker holds (its AutomationSuspension is open): "
         "every new case goes to people.",
     )
+    segment_fields = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Keys of a case's metadata or input whose values define population segments "
+        "(site, region, age band): figures break down by each value.",
+    )
+    retention_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Days after which a decided or auto-approved case's input, metadata, "
+        "explanation and feedback are removed (null: kept).",
+    )
+    pii_fields = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Keys of input or metadata that hold personal data: masked in exports, the "
+        "feed, webhooks, dashboards and for auditors until revealed.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -177,6 +195,22 @@ class RoutingPolicy(models.Model):
         default=0.05, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)]
     )
     advisory_mode = models.BooleanField(default=False)
+    shadow_mode = models.BooleanField(
+        default=False,
+        help_text="Shadow mode: every case is reviewed blind and nothing is auto-approved, to "
+        "compare the model with the people before go-live.",
+    )
+    reviewers_required = models.PositiveSmallIntegerField(
+        default=1,
+        help_text="Independent reviewers (1-3) a case needs when second_opinion_labels or "
+        "second_opinion_below select it.",
+    )
+    second_opinion_labels = models.JSONField(default=list, blank=True)
+    second_opinion_below = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Cases with a confidence below this need reviewers_required reviewers.",
+    )
     sla_minutes = models.PositiveIntegerField(default=60)
     availability_minutes = models.PositiveIntegerField(default=7 * 24 * 60)
     lease_minutes = models.PositiveIntegerField(default=10)
@@ -207,6 +241,10 @@ class RoutingPolicy(models.Model):
                 & models.Q(blind_sample_rate__gte=0, blind_sample_rate__lte=1),
                 name="policy_rates_in_range",
             ),
+            models.CheckConstraint(
+                condition=models.Q(reviewers_required__gte=1, reviewers_required__lte=3),
+                name="policy_reviewers_required_range",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -219,6 +257,10 @@ class RoutingPolicy(models.Model):
         "qa_sample_rate",
         "blind_sample_rate",
         "advisory_mode",
+        "shadow_mode",
+        "reviewers_required",
+        "second_opinion_labels",
+        "second_opinion_below",
         "sla_minutes",
         "availability_minutes",
         "lease_minutes",
@@ -228,3 +270,34 @@ class RoutingPolicy(models.Model):
 
     def rules(self) -> dict:
         return {name: getattr(self, name) for name in self.RULE_FIELDS}
+
+
+class ModelDocumentation(models.Model):
+    """The model card of one model version: intended use, limitations, training data
+    provenance and who to call. Versioned: each save is a new ``revision`` of that version's
+    card (the highest is in force). A version cannot be activated without one."""
+
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.CASCADE, related_name="documentation"
+    )
+    revision = models.PositiveIntegerField()
+    intended_use = models.TextField()
+    limitations = models.TextField()
+    training_data = models.TextField(help_text="Training data provenance.")
+    owner_contact = models.CharField(max_length=200)
+    oncall_contact = models.CharField(max_length=200)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["model_version", "-revision"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["model_version", "revision"], name="model_documentation_revision_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"documentation r{self.revision} of version {self.model_version_id}"

@@ -68,6 +68,29 @@ class PolicyProposalForm(forms.Form):
         min_value=0, max_value=1, help_text="Share of queued cases reviewed blind."
     )
     advisory_mode = forms.BooleanField(required=False, help_text="Every case is reviewed.")
+    shadow_mode = forms.BooleanField(
+        required=False,
+        help_text="Shadow mode: every case is reviewed blind, nothing is auto-approved.",
+    )
+    reviewers_required = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=3,
+        initial=1,
+        label="Independent reviewers",
+        help_text="Second opinions: reviewers a selected case needs (1-3).",
+    )
+    second_opinion_labels = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Labels whose cases need the independent reviewers.",
+    )
+    second_opinion_below = forms.FloatField(
+        required=False,
+        min_value=0,
+        max_value=1,
+        help_text="Cases below this confidence need the independent reviewers.",
+    )
     sla_minutes = forms.IntegerField(min_value=1, label="SLA (minutes)")
     availability_minutes = forms.IntegerField(min_value=1, label="Lifetime (minutes)")
     lease_minutes = forms.IntegerField(min_value=1, label="Claim lease (minutes)")
@@ -81,7 +104,12 @@ class PolicyProposalForm(forms.Form):
 
     def __init__(self, *args: object, ml_model: MLModel, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["always_review_labels"].choices = [(label, label) for label in ml_model.labels]
+        label_choices = [(label, label) for label in ml_model.labels]
+        self.fields["always_review_labels"].choices = label_choices
+        self.fields["second_opinion_labels"].choices = label_choices
+
+    def clean_reviewers_required(self) -> int:
+        return self.cleaned_data["reviewers_required"] or 1
 
     def clean_reason_codes(self) -> list[str]:
         codes = [c.strip() for c in self.cleaned_data["reason_codes"].split(",") if c.strip()]

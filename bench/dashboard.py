@@ -10,8 +10,17 @@ server-side, sent as the cookie) and measures, sequentially, the dashboard page 
 metrics API for 30 and 90 days: p50/p95 per round, and the medians over rounds. The first,
 cold request (cache emptied) is reported apart. gunicorn is stopped at the end.
 
+Segments and ground truth: the model declares the segment fields ``site`` (8 values) and
+``region`` (4 values, independent of site) through ``model_configure``; each case carries
+them in ``segments`` as intake would store them; reviewers override ``site-08`` 15 points more
+often (a planted gap the dashboard flags), and 100,000 cases get an outcome (``--outcomes``;
+the model wrong on 10% of them, 25% at ``site-08``), observed a day after receipt. So the
+dashboard page (one model selected) draws the "By segment" tables and the "Did review help?"
+card, and the quality API (``/api/v1/metrics/quality``) is timed as well.
+
     .venv/bin/python bench/dashboard.py                      # fill + 3 rounds
     .venv/bin/python bench/dashboard.py --reuse --rounds 3   # rounds on the filled database
+    .venv/bin/python bench/dashboard.py --reuse --refresh    # the same, rollups recomputed
 """
 
 import argparse
@@ -45,7 +54,7 @@ INSERT INTO reviewapp_case (
     predicted_label, confidence, scores, explanation, metadata, priority, status,
     routing_reasons, routing_detail, is_blind, submitted_by_id, created_at, sla_due_at,
     expires_at, escalated_at, escalation_source, escalation_note, decided_at, expired_at,
-    fallback_applied)
+    fallback_applied, reviews_required, segments, redacted_at, redaction)
 SELECT %(model)s,
     CASE WHEN x.age > 60 THEN %(v1)s WHEN x.age > 20 THEN %(v2)s
          WHEN x.age > 15 AND h.h1 %% 2 = 0 THEN %(v2)s ELSE %(v3)s END,
@@ -57,6 +66,9 @@ SELECT %(model)s,
     CASE WHEN %(decided)s AND h.h6 %% 97 = 1 THEN x.created + interval '61 minutes' END,
     CASE WHEN %(decided)s AND h.h6 %% 97 = 1 THEN 'sla' ELSE '' END, '',
     CASE WHEN %(decided)s THEN LEAST(x.created + x.ttd * interval '1 second', now()) END,
+    NULL, '', 1,
+    jsonb_build_object('site', 'site-0' || (1 + abs(hashint8(g * 59 + %(salt)s)) %% 8),
+                       'region', 'region-' || (1 + abs(hashint8(g * 61 + %(salt)s)) %% 4)),
     NULL, ''
 FROM generate_series(%(start)s::bigint, %(stop)s::bigint) AS g,
 LATERAL (SELECT
@@ -99,8 +111,29 @@ FROM reviewapp_case c,
                      abs(hashint8(c.id * 43 + 9)) AS h4) AS k,
      LATERAL (SELECT CASE
         WHEN k.ri = 1 THEN k.h2 < 55
-        ELSE k.h2 < 12 + (8 - floor(c.confidence * 10)) * 4 END AS over) AS o
+        ELSE k.h2 < 12 + (8 - floor(c.confidence * 10)) * 4
+                    + CASE WHEN c.segments ->> 'site' = 'site-08' THEN 15 ELSE 0 END
+        END AS over) AS o
 WHERE c.ml_model_id = %(model)s AND c.status = 'decided' AND c.id BETWEEN %(lo)s AND %(hi)s
+"""
+
+
+# Ground truth for every STEP-th case (decided and auto-approved alike) up to N outcomes: the
+# model wrong on 10% (25% at site-08), observed a day after receipt (never in the future).
+OUTCOMES_SQL = """
+INSERT INTO reviewapp_outcome (case_id, ml_model_id, label, observed_at, recorded_at,
+                               recorded_by_id, request_key)
+SELECT c.id, c.ml_model_id,
+    CASE WHEN abs(hashint8(c.id * 53 + 1)) %% 100
+              < CASE WHEN c.segments ->> 'site' = 'site-08' THEN 25 ELSE 10 END
+         THEN (CASE WHEN c.predicted_label = 'fraud' THEN 'legit' ELSE 'fraud' END)
+         ELSE c.predicted_label END,
+    LEAST(c.created_at + interval '1 day', now() - interval '1 minute'), now(), NULL,
+    md5(c.id::text)::uuid
+FROM reviewapp_case c
+WHERE c.ml_model_id = %(model)s AND c.id %% %(step)s = 0
+ORDER BY c.id
+LIMIT %(n)s
 """
 
 
@@ -116,9 +149,13 @@ def fixtures_create(n_reviewers: int) -> None:
     for i in range(n_reviewers):
         user_create(username=f"bench-r{i:02d}", role=Role.REVIEWER, teams=[team], password=None)
     user_create(username="bench-manager", role=Role.MANAGER, teams=[team], password=None)
+    from reviewapp.services.model_settings import model_configure
+
+    owner = user_create(username="bench-owner", role=Role.MODEL_OWNER, teams=[team], password=None)
+    model_configure(ml_model=ml_model, actor=owner, segment_fields=["site", "region"])
 
 
-def data_fill(n_decided: int, n_auto: int, chunk: int = 250_000) -> None:
+def data_fill(n_decided: int, n_auto: int, n_outcomes: int, chunk: int = 250_000) -> None:
     from django.db import connection
 
     from reviewapp.models import MLModel, ModelVersion, RoutingPolicy
@@ -156,13 +193,18 @@ def data_fill(n_decided: int, n_auto: int, chunk: int = 250_000) -> None:
                 DECISIONS_SQL, {"model": ml_model.pk, "lo": start, "hi": start + chunk - 1}
             )
             log(f"  decisions up to case {min(hi, start + chunk - 1):,}")
+        step = max(1, (n_decided + n_auto) // max(1, n_outcomes))
+        cursor.execute(OUTCOMES_SQL, {"model": ml_model.pk, "step": step, "n": n_outcomes})
         cursor.execute("VACUUM ANALYZE reviewapp_case")
         cursor.execute("VACUUM ANALYZE reviewapp_decision")
+        cursor.execute("VACUUM ANALYZE reviewapp_outcome")
         cursor.execute("SELECT count(*) FROM reviewapp_decision")
         n_decisions = cursor.fetchone()[0]
+        cursor.execute("SELECT count(*) FROM reviewapp_outcome")
+        n_outcome_rows = cursor.fetchone()[0]
     log(
-        f"filled {n_decided + n_auto:,} cases and {n_decisions:,} decisions "
-        f"in {time.perf_counter() - started:.1f} s"
+        f"filled {n_decided + n_auto:,} cases, {n_decisions:,} decisions and "
+        f"{n_outcome_rows:,} outcomes in {time.perf_counter() - started:.1f} s"
     )
 
 
@@ -170,7 +212,7 @@ def rollups_build() -> None:
     from django.core.cache import cache
     from django.utils import timezone
 
-    from reviewapp.models import DecisionDailyRollup
+    from reviewapp.models import DecisionDailyRollup, SegmentDailyRollup
     from reviewapp.selectors.metrics import adoption_cache_warm
     from reviewapp.services.rollups import rollups_refresh
 
@@ -182,7 +224,8 @@ def rollups_build() -> None:
     log(
         f"rollups_refresh of {len(days)} days: {refresh_s:.1f} s "
         f"({result['case_rows']:,} case rows, {result['decision_rows']:,} decision rows; "
-        f"{DecisionDailyRollup.objects.count():,} in table)"
+        f"{DecisionDailyRollup.objects.count():,} in table; "
+        f"{SegmentDailyRollup.objects.count():,} segment rows)"
     )
     started = time.perf_counter()
     rollups_refresh(days=days[:2])
@@ -203,13 +246,20 @@ def session_cookie() -> str:
     from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.sessions.backends.db import SessionStore
+    from django.utils.module_loading import import_string
 
     from reviewapp.models import User
 
     manager = User.objects.get(username="bench-manager")
     session = SessionStore()
     session[SESSION_KEY] = str(manager.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    # The first configured backend that restores this user from a session (as after login).
+    session[BACKEND_SESSION_KEY] = next(
+        path
+        for path in settings.AUTHENTICATION_BACKENDS
+        if hasattr(import_string(path)(), "get_user")
+        and import_string(path)().get_user(manager.pk) is not None
+    )
     session[HASH_SESSION_KEY] = manager.get_session_auth_hash()
     session.create()
     return f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
@@ -222,19 +272,37 @@ def fetch(conn: http.client.HTTPConnection, path: str, cookie: str) -> float:
     body = response.read()
     elapsed = (time.perf_counter() - started) * 1000
     if response.status != 200:
-        raise SystemExit(f"GET {path} -> {response.status}: {body[:300]!r}")
+        where = response.getheader("Location", "")
+        raise SystemExit(f"GET {path} -> {response.status} {where}: {body[:300]!r}")
     return elapsed
+
+
+def segments_check(conn: http.client.HTTPConnection, path: str, cookie: str) -> None:
+    """The page draws the segment tables and flags the planted gap (site-08) alone."""
+    conn.request("GET", path, headers={"Cookie": cookie, "Connection": "keep-alive"})
+    response = conn.getresponse()
+    html = response.read().decode()
+    flagged = html.count('class="flagged"')
+    ok = 'data-testid="segments-card"' in html and "<td>site-08</td>" in html
+    log(f"segment tables on the page: {ok}; rows flagged: {flagged} (planted: site-08)")
+    marker = html.find("Worse than the rest")
+    if marker >= 0:
+        log(f"  {html[marker : html.find('</strong>', marker)]}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--decided", type=int, default=1_000_000)
     parser.add_argument("--auto", type=int, default=250_000)
+    parser.add_argument("--outcomes", type=int, default=100_000)
     parser.add_argument("--reviewers", type=int, default=25)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--requests", type=int, default=100, help="per URL per round")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--reuse", action="store_true", help="keep the filled database")
+    parser.add_argument(
+        "--refresh", action="store_true", help="with --reuse: recompute the rollups first"
+    )
     args = parser.parse_args()
 
     if not args.reuse:
@@ -243,7 +311,9 @@ def main() -> None:
     django_setup(SERVER_ENV)
     if not args.reuse:
         fixtures_create(args.reviewers)
-        data_fill(args.decided, args.auto)
+        data_fill(args.decided, args.auto, args.outcomes)
+        rollups_build()
+    elif args.refresh:
         rollups_build()
     else:
         from django.core.cache import cache
@@ -265,6 +335,8 @@ def main() -> None:
         "api 30d": f"/api/v1/metrics/adoption?model={MODEL_SLUG}&days=30",
         "api 90d": f"/api/v1/metrics/adoption?model={MODEL_SLUG}&days=90",
         "page 90d version=2.0.0": f"/dashboards/?model={MODEL_SLUG}&days=90&version=2.0.0",
+        "quality api 30d": f"/api/v1/metrics/quality?model={MODEL_SLUG}&days=30",
+        "quality api 90d": f"/api/v1/metrics/quality?model={MODEL_SLUG}&days=90",
     }
     results: dict[str, list[tuple[float, float]]] = {name: [] for name in urls}
     try:
@@ -272,6 +344,7 @@ def main() -> None:
         for url in urls.values():  # warm every worker's connections and imports
             for _ in range(args.workers * 2):
                 fetch(conn, url, cookie)
+        segments_check(conn, urls["page 90d"], cookie)
         for r in range(args.rounds):
             for name, url in urls.items():
                 times = [fetch(conn, url, cookie) for _ in range(args.requests)]

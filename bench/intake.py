@@ -37,10 +37,11 @@ from harness import (
     server_env,
 )
 
-DB_NAME = "bench_intake"
+DB_NAME = os.environ.get("BENCH_INTAKE_DB", "bench_intake")  # own name per person
 DB_URL = database_url(DB_NAME)
 MODEL = "bench-fraud"
-ENV = {**server_env(db_name=DB_NAME, redis_db=14), "PYTHONWARNINGS": "ignore::UserWarning"}
+REDIS_DB = int(os.environ.get("BENCH_INTAKE_REDIS_DB", "14"))
+ENV = {**server_env(db_name=DB_NAME, redis_db=REDIS_DB), "PYTHONWARNINGS": "ignore::UserWarning"}
 
 SETUP = f"""
 from reviewapp.models import RoutingPolicy
@@ -165,7 +166,7 @@ def copy_rows(items: list[dict], ids: tuple[int, int, int], version_id: int) -> 
         "intake_key", "input", "predicted_label", "confidence", "scores", "explanation",
         "metadata", "priority", "status", "routing_reasons", "routing_detail", "is_blind",
         "submitted_by_id", "created_at", "escalation_source", "escalation_note",
-        "fallback_applied",
+        "fallback_applied", "redaction", "reviews_required", "segments",
     ]  # fmt: skip
     key = uuid.uuid4()
     rows = [
@@ -192,6 +193,9 @@ def copy_rows(items: list[dict], ids: tuple[int, int, int], version_id: int) -> 
             "",
             "",
             "",
+            "",
+            1,
+            "{}",
         )
         for item in items
     ]

@@ -40,8 +40,10 @@ from harness import (
     server_env,
 )
 
-DB_NAME = "bench_review"
-PORT = 8765
+# --db / --port / --redis-db (or BENCH_REVIEW_DB, BENCH_REVIEW_PORT) let several people run the
+# bench on one machine without sharing a database or a port.
+DB_NAME = os.environ.get("BENCH_REVIEW_DB", "bench_review")
+PORT = int(os.environ.get("BENCH_REVIEW_PORT", "8765"))
 MODEL_SLUG = "bench-fraud"
 SERVER_ENV = server_env(db_name=DB_NAME, redis_db=13)
 
@@ -50,7 +52,8 @@ INSERT INTO reviewapp_case (
     ml_model_id, model_version_id, policy_id, external_id, body_digest, intake_key, input,
     predicted_label, confidence, scores, explanation, metadata, priority, status,
     routing_reasons, routing_detail, is_blind, submitted_by_id, created_at, sla_due_at,
-    expires_at, escalation_source, escalation_note, fallback_applied)
+    expires_at, escalation_source, escalation_note, fallback_applied, redaction,
+    reviews_required, segments)
 SELECT %(model)s, %(version)s, %(policy)s, 'bench-' || g, md5(g::text) || md5((g + 1)::text),
     NULL,
     jsonb_build_object('amount', (g %% 5000) + 0.5, 'country', 'DE', 'account_age_days', g %% 90),
@@ -67,7 +70,7 @@ SELECT %(model)s, %(version)s, %(policy)s, 'bench-' || g, md5(g::text) || md5((g
     'queued', '["low_confidence"]'::jsonb, 'confidence below the review threshold 0.80',
     g %% 20 = 0, NULL,
     now() - make_interval(secs => %(n)s - g), now() + interval '30 days',
-    now() + interval '60 days', '', '', ''
+    now() + interval '60 days', '', '', '', '', 1, '{}'::jsonb
 FROM generate_series(%(start)s, %(stop)s) AS g
 """
 
@@ -286,6 +289,7 @@ def run_once(tokens: list[str], seconds: float, think_ms: float, proc: subproces
 
 
 def main() -> None:
+    global DB_NAME, PORT, SERVER_ENV
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", type=int, default=1_000_000)
     parser.add_argument("--clients", type=int, default=50)
@@ -295,8 +299,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--reuse", action="store_true", help="keep the filled database")
+    parser.add_argument("--db", default=DB_NAME, help="PostgreSQL database (dropped and re-made)")
+    parser.add_argument("--port", type=int, default=PORT, help="gunicorn's 127.0.0.1 port")
+    parser.add_argument("--redis-db", type=int, default=13, help="Redis database number")
     args = parser.parse_args()
     args.seconds = min(args.seconds, 300)
+    DB_NAME, PORT = args.db, args.port
+    SERVER_ENV = server_env(db_name=DB_NAME, redis_db=args.redis_db)
 
     if not args.reuse:
         log(f"creating database {DB_NAME} and migrating")

@@ -28,7 +28,9 @@ REDIS_TRANSPORT_OPTIONS = {
     "visibility_timeout": 3600,
 }
 
-app = Celery("reviewapp")
+# Every task is a reviewapp.jobs.JobTask: a periodic run sent by beat claims its period first,
+# so that two beats never run a job twice in one period (README, "Cluster").
+app = Celery("reviewapp", task_cls="reviewapp.jobs:JobTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.update(
     broker_connection_retry=True,

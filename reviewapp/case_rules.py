@@ -1,19 +1,23 @@
 """The rules of a case, each with one owner that services, selectors, the API and the pages
 ask: whether a claim is live, how a blind reviewer's label becomes an accept or an override,
-what routing text a person may read, how a case is locked for a transition, and how long a
-decision may be undone (and so when it may be published).
+what routing text a person may read, whether an answer is one of several independent opinions,
+how a case is locked for a transition, and how long a decision may be undone (and so when it
+may be published).
 
 Who may see the model's answer lives in ``permissions.user_may_see_model_answer``.
 """
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from reviewapp.models import Case, CaseStatus, Decision, DecisionAction, RoutingReason, User
 from reviewapp.permissions import user_may_see_model_answer
+from reviewapp.selectors.rows import row_first
 
 BLIND_ROUTING_TEXT = "Picked for blind review"
 BLIND_ROUTING_CODE = "blind_review"
@@ -73,6 +77,25 @@ def blind_label_outcome(case: Case, *, action: str, final_label: str) -> str:
     return action
 
 
+def answer_is_opinion(case: Case) -> bool:
+    """Whether a reviewer's answer on CASE is one independent opinion (second opinions) rather
+    than its decision: the case needs more than one reviewer and no lead has it. A lead decides
+    an escalated case (a disagreement, or an SLA or reviewer escalation) directly."""
+    return case.reviews_required > 1 and case.escalated_at is None
+
+
+def opinions_agree(labels: Iterable[str]) -> bool:
+    """Independent opinions agree when they name the same final label."""
+    return len(set(labels)) <= 1
+
+
+def reviews_required_shown(case: Case, user: User | None) -> int | None:
+    """How many independent reviewers CASE needs, as USER may read it: hidden (None) while
+    the model's answer is, since "this case needs two reviewers" can give away a high-stakes
+    label or a low confidence."""
+    return case.reviews_required if user_may_see_model_answer(user, case) else None
+
+
 def routing_codes(case: Case, user: User | None) -> list[str]:
     """The routing reason codes USER may read (a neutral code while the answer is hidden:
     "always-review label" or "low confidence" would give the model's answer away)."""
@@ -101,7 +124,20 @@ def case_lock(
     """Re-read a case under a row lock (PostgreSQL; SQLite serialises writers) inside the
     caller's transaction: every transition of a case goes through here. ONLY narrows the
     columns read (and must name the related fields it follows)."""
-    qs = Case.objects.select_for_update(of=("self",)).select_related(*related)
-    if only:
-        qs = qs.only(*only)
-    return qs.get(pk=case_id)
+    case = row_first(_case_locked(tuple(related), tuple(only)), int(case_id))
+    if case is None:
+        raise Case.DoesNotExist("Case matching query does not exist.")
+    return case
+
+
+@functools.cache
+def _case_locked(related: tuple[str, ...], only: tuple[str, ...]) -> Callable[[int], QuerySet]:
+    """One query builder per shape, so that ``row_first`` compiles each once."""
+
+    def build(case_id: int) -> QuerySet[Case]:
+        qs = Case.objects.select_for_update(of=("self",)).select_related(*related)
+        if only:
+            qs = qs.only(*only)
+        return qs.filter(pk=case_id)
+
+    return build

@@ -61,3 +61,22 @@ def hist_merge(into: dict, other: Mapping) -> dict:
         key = int(k)
         into[key] = into.get(key, 0) + int(v)
     return into
+
+
+def segment_disparity(
+    *,
+    n: int,
+    ci: tuple[float, float] | list[float] | None,
+    rest_n: int,
+    rest_ci: tuple[float, float] | list[float] | None,
+    min_sample: int,
+) -> bool:
+    """Whether a segment does worse than the rest of the population beyond chance: both sides
+    have at least ``min_sample`` cases and the segment's 95% interval lies wholly below the
+    rest's (its upper bound under the rest's lower bound). Non-overlapping intervals are a
+    cautious test (well under a 5% false-flag rate per segment), so many segments can be
+    screened without a flood of flags; a real gap of 15 points is flagged from a few hundred
+    cases a side."""
+    if ci is None or rest_ci is None or n < min_sample or rest_n < min_sample:
+        return False
+    return ci[1] < rest_ci[0]

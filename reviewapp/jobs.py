@@ -19,8 +19,11 @@ Broker outages degrade, they never fail a request with a 500 (README, "Failure m
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
+import os
+import time
 from typing import Any
 
 from celery import current_app
@@ -126,3 +129,89 @@ def job_enqueue_on_commit(
         )
     else:
         transaction.on_commit(lambda: job_enqueue(name, countdown=countdown, **kwargs))
+
+
+# --- periodic jobs: at most one run per period, however many beats send them -----------------
+#
+# Exactly one beat should run (README, "Cluster"), but a second one started by mistake, or
+# two during a rolling deploy, must not run every periodic job twice. Beat marks its messages
+# with the ``celery_beat_task`` header (Celery 5.5+); before such a run the task claims its
+# period: an atomic add of the key ``reviewapp:job:<task>:<slot>`` in the shared cache
+# (REVIEWAPP_JOB_LOCK_CACHE, Redis when REDIS_URL is set), where slot = floor(now / period)
+# and period is the task's interval in CELERY_BEAT_SCHEDULE. The run that finds the key taken
+# returns at once. A cache error fails open (the run goes ahead: every job is safe to run
+# twice, the lock only saves the work). Calls that do not come from beat (tests, the
+# dashboard's refresh button, ``manage.py`` commands) are never held back.
+
+JOB_LOCK_PREFIX = "reviewapp:job:"
+BEAT_HEADER = "celery_beat_task"
+
+
+def job_period_s(task_name: str) -> float | None:
+    """The shortest interval at which CELERY_BEAT_SCHEDULE runs TASK_NAME (seconds), or None
+    when beat does not schedule it. A crontab counts its smallest gap between minutes (every
+    hour) or between hours (some hours of the day: a daily job's period is a day)."""
+    periods = []
+    for entry in (getattr(settings, "CELERY_BEAT_SCHEDULE", {}) or {}).values():
+        if entry.get("task") != task_name:
+            continue
+        schedule = entry.get("schedule")
+        if isinstance(schedule, int | float):
+            periods.append(float(schedule))
+        elif hasattr(schedule, "run_every") and not hasattr(schedule, "minute"):
+            periods.append(schedule.run_every.total_seconds())
+        elif hasattr(schedule, "minute"):
+            hours = sorted(getattr(schedule, "hour", range(24)))
+            if len(hours) == 24:  # every hour: the smallest gap between its minutes
+                periods.append(60.0 * _smallest_gap(sorted(schedule.minute), 60))
+            else:  # some hours of the day: the smallest gap between them
+                periods.append(3600.0 * _smallest_gap(hours, 24))
+    return min(periods) if periods else None
+
+
+def _smallest_gap(values: list[int], cycle: int) -> int:
+    """The smallest distance between consecutive VALUES on a clock of CYCLE (one value: CYCLE)."""
+    gaps = [b - a for a, b in itertools.pairwise(values)]
+    gaps.append(values[0] + cycle - values[-1])
+    return min(gaps)
+
+
+def job_period_claim(task_name: str, *, now: float | None = None) -> bool:
+    """Claim the current period of the periodic job TASK_NAME: True for the first caller of
+    the period (and when the job has no period or the cache fails), False for the others."""
+    from django.core.cache import caches
+
+    period = job_period_s(task_name)
+    if not period or period <= 0:
+        return True
+    now = time.time() if now is None else now
+    slot = math.floor(now / period)
+    alias = getattr(settings, "REVIEWAPP_JOB_LOCK_CACHE", "ratelimit")
+    try:
+        return bool(
+            caches[alias].add(
+                f"{JOB_LOCK_PREFIX}{task_name}:{slot}", os.getpid(), timeout=max(2, 2 * period)
+            )
+        )
+    except Exception:  # the cache is down: run (fail open), the job is safe to run twice
+        logger.warning("job lock of %s not taken (cache error); running", task_name)
+        return True
+
+
+def _sent_by_beat(request: Any) -> bool:
+    if request is None or getattr(request, "called_directly", True):
+        return False
+    if getattr(request, BEAT_HEADER, None):
+        return True
+    return bool((getattr(request, "headers", None) or {}).get(BEAT_HEADER))
+
+
+class JobTask(Task):
+    """The app's task class (config/celery_app.py): a run that beat sent first claims its
+    period (``job_period_claim``) and is skipped, returning None, when another run has it."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if _sent_by_beat(self.request) and not job_period_claim(self.name):
+            logger.info("%s skipped: another run has this period", self.name)
+            return None
+        return super().__call__(*args, **kwargs)

@@ -15,7 +15,8 @@ from types import MappingProxyType
 from django.conf import settings
 from django.db.models import QuerySet
 
-from reviewapp.models import Case, CaseStatus, MLModel, Role, User
+from reviewapp.models import Case, CaseStatus, Membership, MLModel, Role, User
+from reviewapp.selectors.rows import row_values
 
 UNDECIDED_STATUSES = frozenset({CaseStatus.QUEUED, CaseStatus.ASSIGNED, CaseStatus.ESCALATED})
 
@@ -38,6 +39,9 @@ class Capability(StrEnum):
     VIEW_CASE_RECORD = "view_case_record"  # any case's read-only page (history, audit trail)
     ADMINISTER = "administer"  # users, teams, roles, service accounts (Django admin)
     VIEW_SYSTEM = "view_system"  # the system page: worker, jobs, outbox, seal lag, queues
+    VIEW_PII = "view_pii"  # see a case's personal-data fields unmasked (those who decide)
+    REVEAL_PII = "reveal_pii"  # reveal one masked field on a case record (audited)
+    ERASE_CASES = "erase_cases"  # erase one case's data on request (audited with the reason)
 
 
 class Scope(Enum):
@@ -49,13 +53,14 @@ class Scope(Enum):
 C, T, A = Capability, Scope.TEAM, Scope.ALL
 ROLE_CAPABILITIES: Mapping[str, Mapping[Capability, Scope]] = MappingProxyType(
     {
-        Role.REVIEWER: {C.VIEW_CASES: T, C.REVIEW: T},
+        Role.REVIEWER: {C.VIEW_CASES: T, C.REVIEW: T, C.VIEW_PII: T},
         Role.LEAD: {
             C.VIEW_CASES: T,
             C.REVIEW: T,
             C.LEAD: T,
             C.VIEW_QUEUE_OVERVIEW: T,
             C.VIEW_CASE_RECORD: T,
+            C.VIEW_PII: T,
         },
         Role.MANAGER: {
             C.VIEW_CASES: T,
@@ -68,6 +73,7 @@ ROLE_CAPABILITIES: Mapping[str, Mapping[Capability, Scope]] = MappingProxyType(
             C.MANAGE_HEALTH: T,
             C.HALT_AUTOMATION: T,
             C.VIEW_CASE_RECORD: T,
+            C.REVEAL_PII: T,
         },
         Role.MODEL_OWNER: {
             C.VIEW_CASES: T,
@@ -79,6 +85,8 @@ ROLE_CAPABILITIES: Mapping[str, Mapping[Capability, Scope]] = MappingProxyType(
             C.MANAGE_HEALTH: T,
             C.HALT_AUTOMATION: T,
             C.VIEW_CASE_RECORD: T,
+            C.REVEAL_PII: T,
+            C.ERASE_CASES: T,
         },
         Role.AUDITOR: {
             C.VIEW_CASES: A,
@@ -87,8 +95,9 @@ ROLE_CAPABILITIES: Mapping[str, Mapping[Capability, Scope]] = MappingProxyType(
             C.VIEW_AUDIT: A,
             C.VIEW_CASE_RECORD: A,
             C.VIEW_SYSTEM: A,
+            C.REVEAL_PII: A,
         },
-        Role.ADMIN: {C.ADMINISTER: A, C.VIEW_SYSTEM: A},
+        Role.ADMIN: {C.ADMINISTER: A, C.VIEW_SYSTEM: A, C.ERASE_CASES: A},
         Role.SERVICE_ACCOUNT: {C.VIEW_CASES: Scope.OWN_MODEL, C.SUBMIT_CASES: Scope.OWN_MODEL},
     }
 )
@@ -107,13 +116,17 @@ def _scope(user: User | None, capability: Capability) -> Scope | None:
     return ROLE_CAPABILITIES.get(user.role, {}).get(capability)
 
 
+def _team_ids_of(user_id: int) -> QuerySet:
+    return Membership.objects.filter(user_id=user_id).values_list("team_id")
+
+
 def user_team_ids(user: User) -> set[int]:
     """The ids of the teams a person belongs to (cached on the user object per request)."""
     if not _is_person(user):
         return set()
     cached = getattr(user, "_team_ids_cache", None)
     if cached is None:
-        cached = set(user.memberships.values_list("team_id", flat=True))
+        cached = {team_id for (team_id,) in row_values(_team_ids_of, user.pk)}
         user._team_ids_cache = cached
     return cached
 
@@ -222,3 +235,35 @@ def user_may_see_model_answer(user: User | None, case: Case) -> bool:
     if not case.is_blind or case.status not in UNDECIDED_STATUSES:
         return True
     return not user_has(user, Capability.REVIEW, case.ml_model)
+
+
+def user_may_see_opinions(user: User | None, case: Case) -> bool:
+    """Whether USER may read the independent opinions given on CASE (second opinions). While
+    the case is undecided, whoever may still be asked for an opinion does not see the others'
+    (independence); a lead sees them once the case is escalated (a disagreement, or an
+    escalation before all opinions came in), since the lead decides it. Everyone else who may
+    see the case (managers, model owners, auditors) sees them, and everyone once decided."""
+    if case.status not in UNDECIDED_STATUSES:
+        return True
+    if not user_has(user, Capability.REVIEW, case.ml_model):
+        return True
+    return case.escalated_at is not None and user_has(user, Capability.LEAD, case.ml_model)
+
+
+def user_sees_pii(user: User | None, ml_model: MLModel) -> bool:
+    """Whether USER sees the personal-data fields (``MLModel.pii_fields``) of ML_MODEL's cases
+    unmasked: the reviewers and leads of the team, who decide its cases. Everyone else
+    (managers, model owners, auditors, service accounts, exports, the feed and webhooks) gets
+    them masked; ``user_can_reveal_pii`` says who may unmask one field of one case, audited."""
+    return user_has(user, Capability.VIEW_PII, ml_model)
+
+
+def user_can_reveal_pii(user: User | None, case: Case) -> bool:
+    """Managers and model owners of the team and auditors reveal a masked field of a case
+    record, one field at a time, each reveal audited (``case.pii_revealed``)."""
+    return user_has(user, Capability.REVEAL_PII, case.ml_model)
+
+
+def user_can_erase_case(user: User | None, ml_model: MLModel) -> bool:
+    """A model owner of the team, or an admin, erases one case's data on request."""
+    return user_has(user, Capability.ERASE_CASES, ml_model)

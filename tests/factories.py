@@ -4,8 +4,17 @@ import copy
 import itertools
 from typing import Any
 
-from reviewapp.models import MLModel, Role, RoutingPolicy, Team, User
+from reviewapp.models import (
+    MLModel,
+    ModelDocumentation,
+    ModelVersion,
+    Role,
+    RoutingPolicy,
+    Team,
+    User,
+)
 from reviewapp.services.accounts import service_account_create, team_get_or_create, user_create
+from reviewapp.services.documentation import documentation_save
 from reviewapp.services.intake import cases_submit
 from reviewapp.services.policies import model_register
 
@@ -102,3 +111,21 @@ def make_cases(
     results = cases_submit(ml_model=ml_model, items=items, submitted_by=submitter)
     assert all(r.status == "created" for r in results), [r.as_dict() for r in results]
     return [r.case_id for r in results]
+
+
+def make_documentation(
+    version: ModelVersion, actor: User | None = None, **fields: str
+) -> ModelDocumentation:
+    """Documentation (a model card) for VERSION, saved by ACTOR (default: a new owner of the
+    model's team) through the service, so that the version may be activated."""
+    if actor is None:
+        actor = make_user(Role.MODEL_OWNER, team=version.ml_model.team)
+    texts = {
+        "intended_use": "Screening card payments for fraud before capture.",
+        "limitations": "Not validated on payments over 10,000 EUR.",
+        "training_data": "Labelled chargebacks, 2023-01 to 2024-06.",
+        "owner_contact": "Fraud ML team <fraud-ml@example.com>",
+        "oncall_contact": "fraud-ml on-call rota",
+        **fields,
+    }
+    return documentation_save(model_version=version, actor=actor, **texts)

@@ -101,6 +101,11 @@ TABLE: dict[str, tuple[str, str, dict[str, str]]] = {
     # Outcomes: each service account reports for its own model (the other's ids are unknown).
     "api-outcomes": ("POST", "/api/v1/outcomes", SUBMITTERS),
     "api-metrics-quality": ("GET", "/api/v1/metrics/quality?model={slug}", API_DASHBOARDS),
+    "api-model-documentation": (
+        "GET",
+        "/api/v1/models/{slug}/versions/{version_name}/documentation",
+        CASE_READERS,
+    ),
     "home": ("GET", "/", PEOPLE_PAGE),
     "review-home": ("GET", "/review/", REVIEWERS),
     "review-claim-next": ("POST", "/review/models/{slug}/next/", REVIEWERS),
@@ -123,6 +128,13 @@ TABLE: dict[str, tuple[str, str, dict[str, str]]] = {
     # case); a reviewer only the cases they decided (this one is not: hidden).
     "case-detail": ("GET", "/cases/{case}/", row(LOGIN, HIDDEN, OK, OK, OK, OK, NO, NO, NO)),
     "case-reopen": ("POST", "/cases/{case}/reopen/", LEADS),
+    # Revealing a masked personal-data field: managers and owners of the team, auditors (an
+    # empty form is a 400 from the service: the gate let it through).
+    "case-pii-reveal": (
+        "POST",
+        "/cases/{case}/reveal/",
+        row(LOGIN, NO, NO, OK, OK, OK, NO, NO, NO),
+    ),
     # Comments: people of the team who review or read case records; auditors read only.
     "case-comment-add": (
         "POST",
@@ -158,6 +170,8 @@ TABLE: dict[str, tuple[str, str, dict[str, str]]] = {
     # Guidelines: the model's owners write them (every save a new version).
     "model-guidelines": ("POST", "/models/{slug}/guidelines", OWNERS),
     "model-webhook": ("POST", "/models/{slug}/webhook", OWNERS),
+    # Owner-level settings (segment fields): the model's owners.
+    "model-settings": ("POST", "/models/{slug}/settings", OWNERS),
     "model-delivery-resend": ("POST", "/models/{slug}/deliveries/{delivery}/resend", OWNERS),
     # Versions: owners propose activation, another manager decides; owners and managers
     # retire, roll back and suspend at once; lifting a suspension: one proposes, a manager
@@ -167,6 +181,15 @@ TABLE: dict[str, tuple[str, str, dict[str, str]]] = {
     "model-version-retire": ("POST", "/models/{slug}/versions/{version}/retire", HALTERS),
     "model-version-rollback": ("POST", "/models/{slug}/versions/{version}/rollback", HALTERS),
     "model-automation-suspend": ("POST", "/models/{slug}/automation/suspend", HALTERS),
+    # Documentation of a version: whoever reads the model's cases reads it (reviewers from
+    # the case page); owners save it with a POST to the same URL (tests/views).
+    "model-documentation": (
+        "GET",
+        "/models/{slug}/versions/{version_name}/documentation",
+        CASE_READERS,
+    ),
+    # Go-live evidence (shadow mode): the model page's readers.
+    "model-golive": ("GET", "/models/{slug}/go-live", MODEL_PAGES),
     "model-automation-resume": ("POST", "/models/{slug}/automation/resume", HALTERS),
     "model-automation-resume-decide": (
         "POST",
@@ -247,6 +270,7 @@ def world(db):
         "alert": alert.pk,
         "delivery": delivery.pk,
         "version": Case.objects.get(pk=case_id).model_version_id,
+        "version_name": Case.objects.get(pk=case_id).model_version.version,
     }
     return people, ids
 

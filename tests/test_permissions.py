@@ -18,13 +18,14 @@ from tests import factories
 # Where each role has each capability: "team" (own team's models), "all", "own" (the service
 # account's model), or absent.
 EXPECTED: dict[str, dict[str, str]] = {
-    Role.REVIEWER: {"view_cases": "team", "review": "team"},
+    Role.REVIEWER: {"view_cases": "team", "review": "team", "view_pii": "team"},
     Role.LEAD: {
         "view_cases": "team",
         "review": "team",
         "lead": "team",
         "view_queue_overview": "team",
         "view_case_record": "team",
+        "view_pii": "team",
     },
     Role.MANAGER: {
         "view_cases": "team",
@@ -37,6 +38,7 @@ EXPECTED: dict[str, dict[str, str]] = {
         "manage_health": "team",
         "halt_automation": "team",
         "view_case_record": "team",
+        "reveal_pii": "team",
     },
     Role.MODEL_OWNER: {
         "view_cases": "team",
@@ -48,6 +50,8 @@ EXPECTED: dict[str, dict[str, str]] = {
         "manage_health": "team",
         "halt_automation": "team",
         "view_case_record": "team",
+        "reveal_pii": "team",
+        "erase_cases": "team",
     },
     Role.AUDITOR: {
         "view_cases": "all",
@@ -56,8 +60,9 @@ EXPECTED: dict[str, dict[str, str]] = {
         "view_audit": "all",
         "view_case_record": "all",
         "view_system": "all",
+        "reveal_pii": "all",
     },
-    Role.ADMIN: {"administer": "all", "view_system": "all"},
+    Role.ADMIN: {"administer": "all", "view_system": "all", "erase_cases": "all"},
     Role.SERVICE_ACCOUNT: {"view_cases": "own", "submit_cases": "own"},
 }
 

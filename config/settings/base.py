@@ -167,12 +167,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["reviewapp.api.parsers.ReviewAppJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "reviewapp.api.exceptions.api_exception_handler",
-    # Fail-open limits on the shared cache (reviewapp/api/throttling.py, README "Limits").
-    "DEFAULT_THROTTLE_CLASSES": [
-        "reviewapp.api.throttling.ApiThrottle",
-        "reviewapp.api.throttling.SubmitThrottle",
-        "reviewapp.api.throttling.ReviewThrottle",
-    ],
+    # Fail-open limits on the shared cache (reviewapp/api/throttling.py, README "Limits"):
+    # one class that takes every limit of a request in one round trip.
+    "DEFAULT_THROTTLE_CLASSES": ["reviewapp.api.throttling.ApiThrottle"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
@@ -210,7 +207,8 @@ if REDIS_URL:
         },
         # Rate-limit counters: short timeouts, so that a Redis that hangs fails open quickly.
         "ratelimit": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's RedisCache with one client per pool and one round trip per request.
+            "BACKEND": "reviewapp.cache_backends.RedisCache",
             "LOCATION": REDIS_URL,
             "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.25},
         },
@@ -269,6 +267,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "reviewapp.tasks.tripwires_check_task",
         "schedule": crontab(minute="*/10"),
     },
+    # Retention (reviewapp/services/retention.py): finished cases past their model's
+    # retention_days lose their content, once a day at REVIEWAPP_RETENTION_HOUR (UTC).
+    "retention-apply": {
+        "task": "reviewapp.tasks.retention_apply_task",
+        "schedule": crontab(minute=17, hour=env.int("REVIEWAPP_RETENTION_HOUR", default=3)),
+    },
     # Its recorded last run is the worker heartbeat (/metrics, the system page).
     "worker-heartbeat": {"task": "reviewapp.tasks.worker_heartbeat_task", "schedule": 30.0},
 }
@@ -291,12 +295,22 @@ REVIEWAPP_WEBHOOK_TIMEOUT_S = env.float("REVIEWAPP_WEBHOOK_TIMEOUT_S", default=5
 # broker for REVIEWAPP_BROKER_RETRY_S (reviewapp.jobs).
 REVIEWAPP_OUTBOX_STALE_S = env.int("REVIEWAPP_OUTBOX_STALE_S", default=600)
 REVIEWAPP_BROKER_RETRY_S = env.float("REVIEWAPP_BROKER_RETRY_S", default=5.0)
+# Periodic jobs claim their period in this cache before a run that beat sent (reviewapp.jobs,
+# JobTask): two beats never run a job twice in one period. It must be shared by every worker
+# (Redis when REDIS_URL is set) and raise its errors (a failure fails open).
+REVIEWAPP_JOB_LOCK_CACHE = "ratelimit"
 REVIEWAPP_WEBHOOK_MAX_ATTEMPTS = 8
+# Personal data (reviewapp/pii.py): fields named in a model's pii_fields are masked as
+# "pii:" + 16 hex digits of HMAC-SHA256(REVIEWAPP_PII_SALT, value). Empty: a key derived from
+# SECRET_KEY (set it in production, so that rotating SECRET_KEY keeps masked values stable).
+REVIEWAPP_PII_SALT = env("REVIEWAPP_PII_SALT", default="")
 # The review workflow (README, "Skip and undo"): a skipped case is offered to the same reviewer
 # again only after REVIEWAPP_SKIP_COOLDOWN_S unless nothing else waits; a reviewer may undo
 # their decision for REVIEWAPP_UNDO_WINDOW_S, and nothing is published before that (0: no undo).
 REVIEWAPP_SKIP_COOLDOWN_S = env.int("REVIEWAPP_SKIP_COOLDOWN_S", default=600)
 REVIEWAPP_UNDO_WINDOW_S = env.float("REVIEWAPP_UNDO_WINDOW_S", default=10.0)
+# A segment's accuracy is flagged as worse than the rest only with this many cases a side.
+REVIEWAPP_SEGMENT_MIN_SAMPLE = env.int("REVIEWAPP_SEGMENT_MIN_SAMPLE", default=30)
 REVIEWAPP_AUDIT_SEAL_LAG_S = env.int("REVIEWAPP_AUDIT_SEAL_LAG_S", default=10)
 REVIEWAPP_AUDIT_SEAL_CHUNK = 1000
 REVIEWAPP_SHOW_DEMO_PASSWORDS = False

@@ -6,12 +6,14 @@ address and minute, with the count and the prefixes of the tokens tried (at most
 
 from datetime import timedelta
 
+from django.db.models import QuerySet
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from reviewapp.models import ApiToken, User, token_digest
 from reviewapp.request_context import request_context_current
+from reviewapp.selectors.rows import row_first
 from reviewapp.services.ratelimit import audit_tally
 
 LAST_USED_GRANULARITY = timedelta(seconds=60)
@@ -37,6 +39,13 @@ def token_failure_audit(raw: str) -> None:
     )
 
 
+def _live_token(digest: str) -> QuerySet[ApiToken]:
+    """The unrevoked token of DIGEST with its user and the user's model (compiled once)."""
+    return ApiToken.objects.select_related("user", "user__service_model").filter(
+        digest=digest, revoked_at__isnull=True
+    )
+
+
 class BearerTokenAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
 
@@ -52,11 +61,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         except UnicodeError:
             token_failure_audit(header[1].decode("latin-1"))
             raise exceptions.AuthenticationFailed("Token contains invalid characters.") from None
-        token = (
-            ApiToken.objects.select_related("user", "user__service_model")
-            .filter(digest=token_digest(raw), revoked_at__isnull=True)
-            .first()
-        )
+        token = row_first(_live_token, token_digest(raw))
         if token is None or not token.user.is_active:
             token_failure_audit(raw)
             raise exceptions.AuthenticationFailed("Invalid or revoked token.")

@@ -35,8 +35,10 @@ from reviewapp.presentation.exports import (
     download_name,
     label_lines,
 )
+from reviewapp.presentation.opinions import agreement_figures
 from reviewapp.presentation.params import band_parse, date_parse, period_parse
 from reviewapp.selectors.metrics import MAX_PERIOD_DAYS, adoption_metrics
+from reviewapp.selectors.opinions import opinion_agreement
 from reviewapp.services.exports import EXPORT_ACTIONS, EXPORT_FORMATS, labels_export
 from reviewapp.services.rollups import rollups_as_of, rollups_ensure
 
@@ -108,6 +110,9 @@ class AdoptionMetricsApi(APIView):
             filename = download_name(f"{ml_model.slug}-adoption", date_from, date_to, "csv")
             response["Content-Disposition"] = f'attachment; filename="{filename}"'
             return response
+        metrics["second_opinions"] = agreement_figures(
+            opinion_agreement(ml_models=[ml_model], date_from=date_from, date_to=date_to)
+        )
         return Response(metrics)
 
 

@@ -10,7 +10,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from reviewapp.api.bodies import case_representation, decision_representation
+from reviewapp.api.bodies import (
+    case_representation,
+    decision_representation,
+    opinion_representation,
+    opinions_part,
+)
 from reviewapp.api.serializers import (
     CaseSerializer,
     ClaimStateSerializer,
@@ -19,7 +24,7 @@ from reviewapp.api.serializers import (
     error_responses,
 )
 from reviewapp.errors import InvalidInput
-from reviewapp.models import Case, DecisionAction
+from reviewapp.models import Case, CaseOpinion, DecisionAction
 from reviewapp.permissions import Capability
 from reviewapp.selectors.queue import user_by_username
 from reviewapp.services.access import case_for_user, model_for_user
@@ -106,6 +111,13 @@ class CaseDecideApi(APIView):
             **error_responses(400, 401, 403, 404, 409, 415, 429),
         },
         summary="Decide a case you hold a live claim on: accept, or override with a reason",
+        description=(
+            "On a case that needs several independent reviewers (`reviews_required` > 1, "
+            "second opinions) the answer is one opinion: `status` says where the case went "
+            "(`queued` for the next reviewer, `escalated` to the leads when the opinions "
+            "disagree), `decision` is null and `opinion` holds the answer; the decision is "
+            "recorded, and published once, when the opinions agree or a lead decides."
+        ),
         operation_id="case_decide",
     )
     def post(self, request: Request, case_id: int) -> Response:
@@ -113,6 +125,18 @@ class CaseDecideApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         decision = case_decide(case=case, reviewer=request.user, **data.validated_data)
+        if isinstance(decision, CaseOpinion):  # one of several independent opinions
+            given = opinions_part(decision.case, viewer=request.user)
+            return Response(
+                {
+                    "case_id": case.pk,
+                    "status": decision.case.status,
+                    "decision": None,
+                    "opinion": opinion_representation(decision),
+                    "reviews_required": given["reviews_required"],
+                    "opinions_given": given["opinions_given"],
+                }
+            )
         return Response(
             {
                 "case_id": case.pk,

@@ -16,7 +16,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema_field, extend_s
 from rest_framework import serializers
 
 from reviewapp.case_rules import BLIND_ROUTING_CODE
-from reviewapp.models import CaseStatus, DecisionAction, Priority, RoutingReason
+from reviewapp.models import CaseStatus, DecisionAction, Priority, Redaction, RoutingReason
 from reviewapp.models.registry import FallbackAction
 
 # ---------------------------------------------------------------------------------------------
@@ -77,6 +77,20 @@ class DecisionSerializer(serializers.Serializer):
     was_blind = serializers.BooleanField(help_text="Decided without seeing the model's answer.")
 
 
+@extend_schema_serializer(component_name="Opinion")
+class OpinionSerializer(serializers.Serializer):
+    """``api.bodies.opinion_representation``: one independent reviewer's answer on a case
+    that needs several (second opinions). Not a decision: nothing is published for it."""
+
+    action = serializers.ChoiceField(choices=DecisionAction.choices)
+    final_label = serializers.CharField()
+    reason_code = serializers.CharField(allow_blank=True, help_text="Empty for an accept.")
+    feedback = serializers.CharField(allow_blank=True)
+    given_at = serializers.DateTimeField()
+    reviewer = serializers.CharField(help_text="The reviewer's pseudonymous id.")
+    was_blind = serializers.BooleanField(help_text="Given without seeing the model's answer.")
+
+
 @extend_schema_serializer(component_name="CasePrediction")
 class CasePredictionSerializer(serializers.Serializer):
     label = serializers.CharField()
@@ -134,7 +148,11 @@ class CaseSerializer(serializers.Serializer):
         help_text=f"Routing reason codes; only '{BLIND_ROUTING_CODE}' while the answer is hidden.",
     )
     priority = serializers.ChoiceField(choices=[label for _, label in Priority.choices])
-    input = serializers.DictField(help_text="Feature name to value, as submitted.")
+    input = serializers.DictField(
+        help_text="Feature name to value, as submitted. The model's personal-data fields "
+        "(pii_fields) read as a salted hash 'pii:<16 hex>' for everyone but the reviewers and "
+        "leads of its team; {} once the content was removed (see 'redaction')."
+    )
     prediction = CasePredictionSerializer(
         allow_null=True, help_text="Null while a blind-sampled case is undecided."
     )
@@ -142,7 +160,13 @@ class CaseSerializer(serializers.Serializer):
         allow_null=True,
         help_text="Null when none was submitted, or while a blind-sampled case is undecided.",
     )
-    metadata = serializers.DictField()
+    metadata = serializers.DictField(help_text="As submitted, masked like 'input'.")
+    redaction = serializers.ChoiceField(
+        choices=Redaction.choices,
+        allow_null=True,
+        help_text="Why input, metadata, explanation and feedback were removed: 'retention' "
+        "(the model's retention period passed) or 'erasure' (on request); null while kept.",
+    )
     blind = serializers.BooleanField(help_text="Picked for review without the model's answer.")
     created_at = serializers.DateTimeField()
     sla_due_at = serializers.DateTimeField(allow_null=True)
@@ -156,6 +180,27 @@ class CaseSerializer(serializers.Serializer):
         help_text="The policy's fallback, once the case expired.",
     )
     decision = DecisionSerializer(allow_null=True, help_text="The current decision, if any.")
+    reviews_required = serializers.IntegerField(
+        allow_null=True,
+        min_value=1,
+        max_value=3,
+        help_text="Independent reviewers the case needs (second opinions); null while the "
+        "model's answer is hidden from the caller.",
+    )
+    opinions_given = serializers.IntegerField(
+        allow_null=True,
+        min_value=0,
+        help_text="Independent opinions given so far (0 for a single-review case); null while "
+        "the model's answer is hidden from the caller.",
+    )
+    opinions = OpinionSerializer(
+        many=True,
+        allow_null=True,
+        help_text="The opinions given, for callers who may see them: not for someone who may "
+        "still be asked for one (independence); a lead once the case is escalated; managers, "
+        "owners, auditors and service accounts; everyone once decided. Null otherwise and "
+        "for single-review cases.",
+    )
     url = serializers.CharField(help_text="This case's path in the API.")
 
 
@@ -225,11 +270,24 @@ class SkipResultSerializer(ClaimStateSerializer):
 
 @extend_schema_serializer(component_name="DecisionResult")
 class DecisionResultSerializer(serializers.Serializer):
-    """The decision just taken on a case."""
+    """The decision just taken on a case, or (second opinions) the opinion just given: then
+    ``status`` is where the case went (``queued`` for the next reviewer, ``escalated`` to the
+    leads when the opinions disagree) and ``decision`` is null until it is resolved."""
 
     case_id = serializers.IntegerField()
-    status = serializers.ChoiceField(choices=[CaseStatus.DECIDED])
-    decision = DecisionSerializer()
+    status = serializers.ChoiceField(
+        choices=[CaseStatus.DECIDED, CaseStatus.QUEUED, CaseStatus.ESCALATED]
+    )
+    decision = DecisionSerializer(allow_null=True)
+    opinion = OpinionSerializer(
+        required=False, help_text="Present when the answer was one independent opinion."
+    )
+    reviews_required = serializers.IntegerField(
+        required=False, allow_null=True, help_text="As in the case body (with an opinion)."
+    )
+    opinions_given = serializers.IntegerField(
+        required=False, allow_null=True, help_text="As in the case body (with an opinion)."
+    )
 
 
 @extend_schema_serializer(component_name="CaseComment")
@@ -425,6 +483,90 @@ class AdoptionFiltersSerializer(serializers.Serializer):
     band = serializers.IntegerField(allow_null=True)
 
 
+def _ci_field(**kwargs) -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.FloatField(min_value=0, max_value=1),
+        min_length=2,
+        max_length=2,
+        allow_null=True,
+        **kwargs,
+    )
+
+
+@extend_schema_serializer(component_name="SegmentRow")
+class SegmentRowSerializer(serializers.Serializer):
+    """``selectors.segments.segment_figures``: one value of a declared segment field, whole
+    model (filters do not apply). Cases by the day received, decisions by the day taken,
+    outcomes by the day observed."""
+
+    value = serializers.CharField(help_text="The segment value (a string).")
+    received = serializers.IntegerField()
+    auto_approved = serializers.IntegerField()
+    to_people = serializers.IntegerField(help_text="Received cases sent to people.")
+    sent_to_people_rate = _rate()
+    decided = serializers.IntegerField()
+    accepted = serializers.IntegerField()
+    overridden = serializers.IntegerField()
+    acceptance_rate = _rate()
+    override_rate = _rate()
+    live_accuracy = _rate(help_text="Accepted / decided (an accept means the model was right).")
+    live_accuracy_ci = _ci_field(help_text="95% Wilson interval; null without decisions.")
+    rest_live_accuracy = _rate(help_text="Live accuracy of the field's other values.")
+    outcomes = serializers.IntegerField(help_text="Outcomes observed in the period.")
+    outcome_accuracy = _rate(help_text="Share of outcomes equal to the model's label.")
+    outcome_accuracy_ci = _ci_field(help_text="95% Wilson interval; null without outcomes.")
+    rest_outcome_accuracy = _rate(help_text="Outcome accuracy of the field's other values.")
+    final_accuracy = _rate(
+        help_text="Share of outcomes equal to the final label (a person's, else the model's)."
+    )
+    final_accuracy_ci = _ci_field(help_text="95% Wilson interval; null without outcomes.")
+    disparity = serializers.BooleanField(
+        help_text="Worse than the rest beyond both 95% intervals, with at least "
+        "REVIEWAPP_SEGMENT_MIN_SAMPLE cases on each side."
+    )
+    disparity_on = serializers.ListField(
+        child=serializers.ChoiceField(choices=["live_accuracy", "outcome_accuracy"]),
+        help_text="The accuracies flagged.",
+    )
+
+
+def _by_segment() -> serializers.DictField:
+    return serializers.DictField(
+        child=SegmentRowSerializer(many=True),
+        help_text="Declared segment field -> one row per value, most received first (at most "
+        "100); an empty object when the model declares no segment fields.",
+    )
+
+
+@extend_schema_serializer(component_name="OpinionAgreementRow")
+class OpinionAgreementRowSerializer(serializers.Serializer):
+    compared = serializers.IntegerField(help_text="Pairs of answers on one case compared.")
+    agreed = serializers.IntegerField(help_text="Of them, pairs naming the same label.")
+    agreement_rate = _rate()
+
+
+@extend_schema_serializer(component_name="OpinionAgreementReviewer")
+class OpinionAgreementReviewerSerializer(OpinionAgreementRowSerializer):
+    reviewer = serializers.CharField(help_text="Username.")
+
+
+@extend_schema_serializer(component_name="OpinionAgreementPair")
+class OpinionAgreementPairSerializer(OpinionAgreementRowSerializer):
+    reviewers = serializers.ListField(
+        child=serializers.CharField(), min_length=2, max_length=2, help_text="Usernames, sorted."
+    )
+
+
+@extend_schema_serializer(component_name="OpinionAgreement")
+class OpinionAgreementSerializer(OpinionAgreementRowSerializer):
+    """``presentation.opinions.agreement_figures``: how often independent reviewers (second
+    opinions) named the same label, on cases whose opinions were given in the period."""
+
+    cases = serializers.IntegerField(help_text="Cases with at least two opinions.")
+    by_reviewer = OpinionAgreementReviewerSerializer(many=True)
+    by_pair = OpinionAgreementPairSerializer(many=True)
+
+
 @extend_schema_serializer(component_name="AdoptionMetrics")
 class AdoptionMetricsSerializer(CaseFiguresSerializer, DecisionFiguresSerializer):
     """``selectors.metrics.adoption_metrics`` plus the period's rollup state: the figures
@@ -453,6 +595,10 @@ class AdoptionMetricsSerializer(CaseFiguresSerializer, DecisionFiguresSerializer
     by_label = AdoptionLabelRowSerializer(many=True)
     by_band = AdoptionBandRowSerializer(many=True)
     trust = AdoptionTrustSerializer()
+    by_segment = _by_segment()
+    second_opinions = OpinionAgreementSerializer(
+        help_text="Agreement between independent reviewers (second opinions); JSON only."
+    )
     refreshed_at = serializers.DateTimeField(
         allow_null=True, help_text="When the newest rollup read was computed."
     )
@@ -571,7 +717,39 @@ class QualityMetricsSerializer(QualityFiguresSerializer):
     locals()["from"] = serializers.DateField(help_text="First day of the period.")
     locals()["to"] = serializers.DateField(help_text="Last day of the period (inclusive).")
     by_version = QualityVersionRowSerializer(many=True)
-    by_segment = serializers.DictField(
-        child=serializers.JSONField(),
-        help_text="Reserved for the model's segment fields; an empty object for now.",
+    by_segment = _by_segment()
+
+
+# ---------------------------------------------------------------------------------------------
+# Model documentation (the model card of one version)
+
+
+@extend_schema_serializer(component_name="ModelDocumentationRevision")
+class DocumentationRevisionSerializer(serializers.Serializer):
+    revision = serializers.IntegerField(min_value=1)
+    created_at = serializers.DateTimeField()
+    created_by = serializers.CharField(help_text="Pseudonymous id of the owner who saved it.")
+
+
+@extend_schema_serializer(component_name="ModelDocumentationCard")
+class DocumentationCardSerializer(DocumentationRevisionSerializer):
+    intended_use = serializers.CharField()
+    limitations = serializers.CharField()
+    training_data = serializers.CharField(help_text="Training data provenance.")
+    owner_contact = serializers.CharField()
+    oncall_contact = serializers.CharField()
+
+
+@extend_schema_serializer(component_name="ModelDocumentation")
+class ModelDocumentationSerializer(serializers.Serializer):
+    """``api.documentation``: the documentation in force for one model version and the list
+    of its revisions (newest first). A version without one cannot be activated."""
+
+    model = serializers.CharField(help_text="Model slug.")
+    version = serializers.CharField()
+    version_status = serializers.ChoiceField(["active", "candidate", "suspended", "retired"])
+    documented = serializers.BooleanField()
+    current = DocumentationCardSerializer(
+        allow_null=True, help_text="The highest revision (in force); null when none."
     )
+    revisions = DocumentationRevisionSerializer(many=True, help_text="Newest first.")

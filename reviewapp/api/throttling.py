@@ -11,11 +11,14 @@ the views carry no throttle wiring; tests/api/test_limits.py checks that every r
 ``reviewapp.api.review`` is in ``REVIEW_ROUTES`` (``skip`` and ``undo`` are listed ahead of
 their endpoints) and that the submit names resolve.
 
-- ``ApiThrottle``: every API request, per user (per client address when anonymous): ``api``.
-- ``SubmitThrottle``: POST ``cases`` and ``cases/batch``, per service account:
-  ``submit_requests``, ``submit_burst`` and ``submit_cases`` (a batch of N cases costs N).
-- ``ReviewThrottle``: POST claim, decide, release, escalate, skip, renew, undo, reassign and
-  reopen, per person: ``review`` (the same budget as the review pages).
+``ApiThrottle`` (the one throttle class) takes every limit of a request in one call, so one
+round trip to Redis:
+
+- ``api``: every API request, per user (per client address when anonymous);
+- POST ``cases`` and ``cases/batch``, per service account: ``submit_requests``,
+  ``submit_burst`` and ``submit_cases`` (a batch of N cases costs N);
+- POST claim, decide, release, escalate, skip, renew, undo, reassign and reopen, per person:
+  ``review`` (the same budget as the review pages).
 """
 
 from typing import TYPE_CHECKING
@@ -82,7 +85,7 @@ def _refuse(request: Request, refusal: Refusal) -> None:
 
 class _LimitThrottle(BaseThrottle):
     """Counts the limits ``limits`` names for the request; raises ``Throttled`` when one is
-    over (so DRF stops at the first throttle that refuses, and the message names the limit)."""
+    over (the message names the limit)."""
 
     def limits(self, request: Request) -> list[tuple[str, int]]:
         raise NotImplementedError
@@ -99,11 +102,9 @@ class _LimitThrottle(BaseThrottle):
         return None
 
 
-class ApiThrottle(_LimitThrottle):
+def api_limits(request: Request) -> list[tuple[str, int]]:
     """Every API request, per user: REVIEWAPP_RATE_API."""
-
-    def limits(self, request: Request) -> list[tuple[str, int]]:
-        return [("api", 1)]
+    return [("api", 1)]
 
 
 def batch_cost(request: Request) -> int:
@@ -122,21 +123,26 @@ def batch_cost(request: Request) -> int:
     return max(1, len(items))
 
 
-class SubmitThrottle(_LimitThrottle):
+def submit_limits(request: Request) -> list[tuple[str, int]]:
     """Case submissions, per service account: requests per minute (REVIEWAPP_RATE_SUBMIT_
     REQUESTS), requests per second (REVIEWAPP_RATE_SUBMIT_BURST) and cases per minute
     (REVIEWAPP_RATE_SUBMIT_CASES)."""
-
-    def limits(self, request: Request) -> list[tuple[str, int]]:
-        if request.method != "POST" or _route(request) not in SUBMIT_ROUTES:
-            return []
-        return [("submit_requests", 1), ("submit_burst", 1), ("submit_cases", batch_cost(request))]
+    if request.method != "POST" or _route(request) not in SUBMIT_ROUTES:
+        return []
+    return [("submit_requests", 1), ("submit_burst", 1), ("submit_cases", batch_cost(request))]
 
 
-class ReviewThrottle(_LimitThrottle):
+def review_limits(request: Request) -> list[tuple[str, int]]:
     """Review actions, per person: REVIEWAPP_RATE_REVIEW."""
+    if request.method != "POST" or _route(request) not in REVIEW_ROUTES:
+        return []
+    return [("review", 1)]
+
+
+class ApiThrottle(_LimitThrottle):
+    """Every limit of an API request (``api``, and ``submit_*`` or ``review`` by route),
+    counted together in one round trip to the store: a request refused by one is counted
+    against none, and the refusal with the longest wait is the one answered."""
 
     def limits(self, request: Request) -> list[tuple[str, int]]:
-        if request.method != "POST" or _route(request) not in REVIEW_ROUTES:
-            return []
-        return [("review", 1)]
+        return [*api_limits(request), *submit_limits(request), *review_limits(request)]

@@ -2,6 +2,7 @@ from django.urls import include, path
 
 from reviewapp.api import (  # noqa: F401 - registers
     comments,
+    documentation,
     feed,
     intake,
     metrics,
@@ -19,4 +20,5 @@ urlpatterns = [
     path("", include(feed.urlpatterns)),
     path("", include(metrics.urlpatterns)),
     path("", include(outcomes.urlpatterns)),
+    path("", include(documentation.urlpatterns)),
 ]

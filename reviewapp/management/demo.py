@@ -3,6 +3,16 @@ models whose cases come from real classifiers trained at seed time on data sets 
 scikit-learn (no downloads), a month of review history and the daily rollups behind the
 dashboards.
 
+The story it tells, per model: guidelines (Markdown, label and reason-code definitions); a
+fresh queue with blind cases and an escalation carrying a conversation (the note, the lead's
+reply mentioning @reviewer, the reviewer's answer); model cards on every version, the version
+rolled out twelve days ago approved by a manager, and a later version sent by the service
+account whose activation the owner proposed (waiting for approval, its cases queued as
+``candidate_version``); ground truth for about 70% of the finished history ("Did review
+help?"); segment fields, with the tumour model planted to be wrong more often at the
+``riverside`` site (a flagged gap); and on the tumour model a personal field
+(``metadata.patient_ref``) and a retention period (365 days: no demo case is removed).
+
 It sits beside the management commands, above the services: everything goes through the
 product's services (so it is audited like real use), and every step is skipped when its
 result is already there: seeding twice changes nothing.
@@ -32,25 +42,37 @@ from django.utils import timezone
 from reviewapp.models import (
     Case,
     CaseStatus,
+    Comment,
     Decision,
     DriftBaseline,
     EscalationSource,
+    GuidelineVersion,
     MLModel,
+    ModelDocumentation,
+    ModelVersion,
+    Outcome,
     PolicyStatus,
     Role,
     RoutingPolicy,
     Team,
     TripwireKind,
     User,
+    VersionStatus,
 )
 from reviewapp.services.accounts import service_account_create, team_get_or_create, user_create
 from reviewapp.services.audit import audit_event_build, audit_record_many
+from reviewapp.services.comments import comment_add
 from reviewapp.services.decisions import case_decide
+from reviewapp.services.documentation import documentation_save
+from reviewapp.services.guidelines import guidelines_save
 from reviewapp.services.health import baseline_create, tripwire_create, tripwires_check
 from reviewapp.services.intake import cases_submit
+from reviewapp.services.model_settings import model_configure
+from reviewapp.services.outcomes import outcomes_record
 from reviewapp.services.policies import model_register, policy_decide, policy_propose
 from reviewapp.services.queue import case_claim_next, case_escalate, leases_expire
 from reviewapp.services.rollups import rollups_refresh
+from reviewapp.services.versions import version_activation_decide, version_activation_propose
 
 DEFAULT_DEMO_PASSWORD = "review-demo-2024"  # noqa: S105 - the documented demo password
 HISTORY_DAYS = 30
@@ -61,6 +83,9 @@ WAITING_SHARE = 0.15
 WAITING_SPAN_MIN = 180
 STALE_SLA_MARGIN = timedelta(minutes=45)
 MIN_BLIND_WAITING = 3
+CANDIDATE_WAITING = 5  # cases of the version waiting for approval kept in the queue
+OUTCOME_SHARE = 0.7  # of the decided and auto-approved demo cases, given a true outcome
+OUTCOME_BATCH = 1000
 ESCALATION_NOTE = "Borderline values; I would like a lead to decide."
 # Demo behaviour that gives the dashboards' trust signals something to show: reviewer2 is
 # fast and rarely overrides ("Fast accepts?"); the lead overrides more than peers
@@ -107,10 +132,23 @@ class DemoModelSpec:
     drift_feature: str  # shifted in the last week, so drift views have something to show
     unseen_feature: tuple[str, Any]  # carried by a few inputs: routed to a human
     metadata: Callable[[random.Random], dict]
+    # A later version the service account starts sending; its owner has proposed activating
+    # it and it waits for a manager's approval: (version, C, share of rows trained on).
+    candidate: tuple[str, float, float]
+    segment_fields: tuple[str, ...] = ()
+    # (segment field, value, share): where the metadata has that value, the true label differs
+    # from the model's in that share of the cases more (a population the model serves badly).
+    weak_segment: tuple[str, str, float] | None = None
+    pii_fields: tuple[str, ...] = ()
+    retention_days: int | None = None
 
 
 def _tumour_metadata(rng: random.Random) -> dict:
-    return {"source": "radiology-pacs", "site": rng.choice(["north", "central", "riverside"])}
+    return {
+        "source": "radiology-pacs",
+        "site": rng.choice(["north", "central", "riverside"]),
+        "patient_ref": f"PT-{rng.randrange(10**6):06d}",  # personal data: masked (pii_fields)
+    }
 
 
 def _wine_metadata(rng: random.Random) -> dict:
@@ -136,6 +174,11 @@ DEMO_MODELS = (
         drift_feature="mean_texture",
         unseen_feature=("scanner_firmware", "v7.2-beta"),
         metadata=_tumour_metadata,
+        candidate=("4.0.0", 0.5, 1.0),
+        segment_fields=("site",),
+        weak_segment=("site", "riverside", 0.15),
+        pii_fields=("patient_ref",),
+        retention_days=365,  # longer than the demo's month: retention removes no demo case
     ),
     DemoModelSpec(
         slug="wine-provenance",
@@ -151,6 +194,8 @@ DEMO_MODELS = (
         drift_feature="color_intensity",
         unseen_feature=("vintage_year", 2019),
         metadata=_wine_metadata,
+        candidate=("2.0.0", 0.5, 1.0),
+        segment_fields=("port",),
     ),
 )
 
@@ -166,6 +211,46 @@ FEEDBACK_OVERRIDE = (
 FEEDBACK_ACCEPT = ("", "", "", "", "Clear case.", "Agree, top features make sense.")
 
 
+# Guidelines per model: Markdown text, label definitions, reason-code definitions.
+REASON_DEFINITIONS = {
+    "wrong_label": "The evidence in the case points to another label than the model's.",
+    "missing_context": "Something the model cannot see (history, notes) changes the answer.",
+    "data_error": "The input is wrong or incomplete: a mis-keyed value, a failed measurement.",
+    "policy": "A rule of ours decides this case, whatever the evidence says.",
+    "other": "None of the above; say why in the feedback box.",
+}
+DEMO_GUIDELINES: dict[str, tuple[str, dict[str, str], dict[str, str]]] = {
+    "tumour-triage": (
+        "## Tumour triage: how to review\n\n"
+        "1. Read the **top contributions** first: size and concavity features carry most of "
+        "the signal.\n"
+        "2. If the prediction is *malignant*, accept only when at least two size or shape "
+        "features agree.\n"
+        "3. When values sit near the cut-off, or the case comes from a site with a new "
+        "scanner, **escalate** rather than guess.\n\n"
+        "Never write patient identifiers in feedback or comments.",
+        {
+            "malignant": "Cytology consistent with carcinoma: refer for biopsy.",
+            "benign": "No malignant features: routine follow-up.",
+        },
+        REASON_DEFINITIONS,
+    ),
+    "wine-provenance": (
+        "## Wine provenance: how to review\n\n"
+        "- *Barolo* claims carry the highest duty: check **proline** and **flavanoids** "
+        "before accepting.\n"
+        "- Colour intensity drifts with vintage; do not override on colour alone.\n"
+        "- If the lab sheet looks contaminated, choose `data_error` and ask for a re-test.",
+        {
+            "barolo": "Nebbiolo from the Barolo zone: high proline, high flavanoids.",
+            "grignolino": "Grignolino: light colour, low alcohol.",
+            "barbera": "Barbera: deep colour, high acidity, low flavanoids.",
+        },
+        REASON_DEFINITIONS,
+    ),
+}
+
+
 @dataclass
 class ModelSeedResult:
     slug: str
@@ -175,6 +260,7 @@ class ModelSeedResult:
     token: str = ""
     waiting_refreshed: int = 0
     waiting_added: int = 0
+    outcomes_created: int = 0
 
 
 @dataclass
@@ -288,13 +374,15 @@ def _case_times(n: int, *, rng: random.Random, now: datetime) -> list[datetime]:
 
 
 def _build_items(
-    spec: DemoModelSpec, *, now: datetime, seed: int
+    spec: DemoModelSpec, *, now: datetime, seed: int, candidate: bool = False
 ) -> list[tuple[dict, str, datetime]]:
-    """(submit body, true label, submission time) for each demo case of a model."""
+    """(submit body, true label, submission time) for each demo case of a model: from its
+    first version before the rollout twelve days ago, from the second after it, or all from
+    the candidate version with CANDIDATE."""
     x, y, names = _load(spec.dataset)
     trained = [
         _train(x, y, version=v, c=c, share=share, seed=seed + i)
-        for i, (v, c, share) in enumerate(spec.versions)
+        for i, (v, c, share) in enumerate(spec.versions if not candidate else (spec.candidate,))
     ]
     np_rng = np.random.default_rng(seed)
     rng = random.Random(seed)  # noqa: S311 - demo data, not security
@@ -306,7 +394,7 @@ def _build_items(
         row = x[source] * np.exp(np_rng.normal(0, spec.noise, x.shape[1]))
         if created > now - timedelta(days=7):
             row[drift_index] *= 1.3
-        model = trained[0] if created < rollout else trained[1]
+        model = trained[0] if candidate or created < rollout else trained[-1]
         probabilities = model.classifier.predict_proba(
             ((row - model.scaler_mean) / model.scaler_scale).reshape(1, -1)
         )[0]
@@ -334,7 +422,11 @@ def _build_items(
             "priority": priority,
             "metadata": spec.metadata(rng),
         }
-        items.append((body, spec.labels[int(y[source])], created))
+        actual = spec.labels[int(y[source])]
+        weak = spec.weak_segment
+        if weak and body["metadata"].get(weak[0]) == weak[1] and rng.random() < weak[2]:
+            actual = rng.choice([x for x in spec.labels if x != label])  # the model is wrong
+        items.append((body, actual, created))
     return items
 
 
@@ -392,22 +484,152 @@ def _model_seed(
     if account is None:
         account, result.token = service_account_create(ml_model=ml_model, actor=people["admin"])
     result.service_account = account.username
+    # Owner-level settings before any case arrives, so intake reads the segments of each.
+    model_configure(
+        ml_model=ml_model,
+        actor=people["owner"],
+        segment_fields=list(spec.segment_fields),
+        pii_fields=list(spec.pii_fields),
+        retention_days=spec.retention_days,
+    )
+    _guidelines_seed(spec, ml_model=ml_model, people=people)
     if not Case.objects.filter(ml_model=ml_model).exists():
-        _cases_seed(spec, ml_model=ml_model, account=account, result=result, seed=seed)
+        _cases_seed(
+            spec, ml_model=ml_model, account=account, people=people, result=result, seed=seed
+        )
+    # A demo seeded before versions needed approval has its rollout version still waiting.
+    _rollout_approve(spec, ml_model, version=spec.versions[-1][0], people=people)
+    _documentation_seed(spec, ml_model=ml_model, people=people)
     return ml_model
 
 
+def _guidelines_seed(spec: DemoModelSpec, *, ml_model: MLModel, people: dict[str, User]) -> None:
+    """The model's guidelines, written once by its owner (through the guidelines service)."""
+    if GuidelineVersion.objects.filter(ml_model=ml_model).exists():
+        return
+    text, labels, reasons = DEMO_GUIDELINES[spec.slug]
+    codes = ml_model.policies.get(status=PolicyStatus.ACTIVE).reason_codes
+    guidelines_save(
+        ml_model=ml_model,
+        actor=people["owner"],
+        text=text,
+        label_definitions=labels,
+        reason_definitions={code: reasons[code] for code in codes if code in reasons},
+    )
+
+
+DEMO_DOCUMENTATION = {
+    "tumour-triage": (
+        "Triage of fine-needle aspirate cytology into malignant or benign, to order the "
+        "pathologists' queue. Not a diagnosis: every malignant prediction is reviewed.",
+        "Trained on one hospital's slides; sites with other scanners (riverside) are served "
+        "less well. Not validated for patients under 18.",
+        "otto.okafor@example.org (Otto Okafor, model owner)",
+        "clinical-triage on-call, +44 20 7946 0100",
+    ),
+    "wine-provenance": (
+        "Screening of declared Piedmont cultivars at customs from the lab's chemical "
+        "analysis; a mismatch sends the lot to a compliance officer.",
+        "Three cultivars only; blends and vintages before 2015 are outside its range.",
+        "otto.okafor@example.org (Otto Okafor, model owner)",
+        "trade-compliance on-call, +39 011 555 0199",
+    ),
+}
+
+
+def _documentation_ensure(
+    spec: DemoModelSpec, *, version: ModelVersion, people: dict[str, User]
+) -> None:
+    """The version's model card, written by the owner (the service writes nothing when the
+    same texts are in force): activation needs one."""
+    trained = {v: (c, share) for v, c, share in (*spec.versions, spec.candidate)}
+    if version.version not in trained:
+        return
+    c, share = trained[version.version]
+    intended_use, limitations, owner_contact, oncall_contact = DEMO_DOCUMENTATION[spec.slug]
+    documentation_save(
+        model_version=version,
+        actor=people["owner"],
+        intended_use=intended_use,
+        limitations=limitations,
+        training_data=(
+            f"scikit-learn's bundled '{spec.dataset}' data set: a logistic regression "
+            f"(C={c}) on standardised features, trained on {share:.0%} of its rows."
+        ),
+        owner_contact=owner_contact,
+        oncall_contact=oncall_contact,
+    )
+
+
+def _documentation_seed(spec: DemoModelSpec, *, ml_model: MLModel, people: dict[str, User]) -> None:
+    """Every demo version of the model has its model card (written once)."""
+    documented = set(
+        ModelDocumentation.objects.filter(model_version__ml_model=ml_model).values_list(
+            "model_version_id", flat=True
+        )
+    )
+    for version in ModelVersion.objects.filter(ml_model=ml_model).exclude(pk__in=documented):
+        _documentation_ensure(spec, version=version, people=people)
+
+
+def _rollout_approve(
+    spec: DemoModelSpec, ml_model: MLModel, *, version: str, people: dict[str, User]
+) -> None:
+    """The version rolled out twelve days ago: its first case registered it as a candidate;
+    the owner proposes activating it and a manager approves (four eyes), through the version
+    service. Nothing to do once it is approved (or was retired in the demo)."""
+    row = ModelVersion.objects.filter(ml_model=ml_model, version=version).first()
+    if row is None or row.status != VersionStatus.CANDIDATE:
+        return
+    _documentation_ensure(spec, version=row, people=people)
+    if row.activation_proposed_at is None:
+        row = version_activation_propose(
+            version=row,
+            proposer=people["owner"],
+            note="Retrained on more data; shadow comparison on last week's cases looks good.",
+        )
+    version_activation_decide(
+        version=row, manager=people["manager"], approve=True, note="Approved for rollout."
+    )
+
+
+def _submit(
+    ml_model: MLModel, *, account: User, bodies: list[dict], result: ModelSeedResult
+) -> None:
+    for start in range(0, len(bodies), SUBMIT_BATCH):
+        outcomes = cases_submit(
+            ml_model=ml_model, items=bodies[start : start + SUBMIT_BATCH], submitted_by=account
+        )
+        result.cases_created += sum(o.status == "created" for o in outcomes)
+
+
 def _cases_seed(
-    spec: DemoModelSpec, *, ml_model: MLModel, account: User, result: ModelSeedResult, seed: int
+    spec: DemoModelSpec,
+    *,
+    ml_model: MLModel,
+    account: User,
+    people: dict[str, User],
+    result: ModelSeedResult,
+    seed: int,
 ) -> None:
     now = timezone.now()
     items = _build_items(spec, now=now, seed=seed)
-    for start in range(0, len(items), SUBMIT_BATCH):
-        batch = items[start : start + SUBMIT_BATCH]
-        outcomes = cases_submit(
-            ml_model=ml_model, items=[body for body, _, _ in batch], submitted_by=account
+    bodies = [body for body, _, _ in items]
+    # In time order: the first case of the rolled-out version registers it as a candidate
+    # (that case goes to people); once approved, its later cases route like any other.
+    rollout = spec.versions[-1][0]
+    first = next((i for i, b in enumerate(bodies) if b["model_version"] == rollout), len(bodies))
+    _submit(ml_model, account=account, bodies=bodies[: first + 1], result=result)
+    _rollout_approve(spec, ml_model, version=rollout, people=people)
+    _submit(ml_model, account=account, bodies=bodies[first + 1 :], result=result)
+    # Versions dated like their cases (demo data only): first seen, and activated then.
+    for name, since in (
+        (spec.versions[0][0], items[0][2]),
+        (rollout, items[min(first, len(items) - 1)][2]),
+    ):
+        ModelVersion.objects.filter(ml_model=ml_model, version=name).update(
+            created_at=since, status_changed_at=since, activated_at=since
         )
-        result.cases_created += sum(o.status == "created" for o in outcomes)
     # Spread the demo traffic over the last month (demo data only; real cases keep the time
     # they arrived). SLA and availability deadlines follow the submission time.
     created_at = {body["external_id"]: when for body, _, when in items}
@@ -465,7 +687,7 @@ def _history_seed(
             action, final_label = "override", actual
             reason = "wrong_label" if rng.random() < 0.7 else rng.choice(codes)
             feedback = rng.choice(FEEDBACK_OVERRIDE)
-        elif not wrong and rng.random() < (0.3 if doubtful else 0.03):
+        elif not wrong and rng.random() < (0.15 if doubtful else 0.03):
             action = "override"
             final_label = rng.choice([x for x in ml_model.labels if x != case.predicted_label])
             reason = rng.choice(["missing_context", "policy", "data_error"])
@@ -608,18 +830,136 @@ def _blind_ensure(ml_model: MLModel) -> None:
         Case.objects.filter(pk__in=ids[-missing:]).update(is_blind=True)
 
 
-def _escalation_ensure(spec: DemoModelSpec, *, ml_model: MLModel, people: dict[str, User]) -> None:
-    """One case a reviewer escalated with a note waits for the leads (through the services)."""
-    if (
+def _demo_escalation(ml_model: MLModel) -> Case | None:
+    return (
         _waiting_qs(ml_model)
-        .filter(status=CaseStatus.ESCALATED, escalation_source=EscalationSource.REVIEWER)
-        .exists()
-    ):
+        .filter(
+            status=CaseStatus.ESCALATED,
+            escalation_source=EscalationSource.REVIEWER,
+            escalation_note=ESCALATION_NOTE,
+        )
+        .order_by("id")
+        .first()
+    )
+
+
+def _escalation_ensure(spec: DemoModelSpec, *, ml_model: MLModel, people: dict[str, User]) -> None:
+    """One case the reviewer escalated with a note waits for the leads (through the
+    services), with a conversation on it: the note is its first comment, the lead answers
+    mentioning @reviewer, and the reviewer replies."""
+    case = _demo_escalation(ml_model)
+    if case is None:
+        reviewer = people["reviewer"]
+        claimed = case_claim_next(ml_model=ml_model, reviewer=reviewer)
+        if claimed is None:
+            return
+        case_escalate(case=claimed, actor=reviewer, note=ESCALATION_NOTE)
+        case = _demo_escalation(ml_model)
+    if case is None:
         return
-    reviewer = people["reviewer"]
-    case = case_claim_next(ml_model=ml_model, reviewer=reviewer)
-    if case is not None:
-        case_escalate(case=case, actor=reviewer, note=ESCALATION_NOTE)
+    written = Comment.objects.filter(case=case).count()  # the first is the escalation note
+    features = [c["feature"].replace("_", " ") for c in case.explanation["contributions"][:2]]
+    thread = (
+        (
+            "lead",
+            f"@reviewer thanks for flagging. Which values look borderline to you? The model "
+            f"leans on {features[0]} here.",
+        ),
+        (
+            "reviewer",
+            f"@lead {features[0]} and {features[-1]} both sit near the cut-off we discussed; "
+            "I would not want to accept this one on my own.",
+        ),
+    )
+    for author, text in thread[max(0, written - 1) :]:
+        comment_add(case=case, author=people[author], text=text)
+
+
+def _candidate_seed(
+    spec: DemoModelSpec,
+    *,
+    ml_model: MLModel,
+    people: dict[str, User],
+    account: User,
+    seed: int,
+) -> int:
+    """A later version waiting for approval: the service account sends a few cases from it
+    (a candidate's cases all go to people, reason ``candidate_version``) and the owner
+    proposes activating it, so a manager finds it waiting. Topped up when its waiting cases
+    were decided or expired; left alone once someone approved, rejected or retired it in the
+    demo. Returns how many cases it submitted."""
+    name = spec.candidate[0]
+    version = ModelVersion.objects.filter(ml_model=ml_model, version=name).first()
+    if version is not None and version.status != VersionStatus.CANDIDATE:
+        return 0
+    waiting = _waiting_qs(ml_model).filter(model_version__version=name).count()
+    created = 0
+    if waiting < CANDIDATE_WAITING:
+        run = Case.objects.filter(ml_model=ml_model).count()
+        items = _build_items(
+            replace(spec, n_cases=CANDIDATE_WAITING - waiting),
+            now=timezone.now(),
+            seed=seed + run,
+            candidate=True,
+        )
+        bodies = [
+            {**body, "external_id": f"{spec.prefix}-v{name}-r{run}-{i + 1:03d}"}
+            for i, (body, _truth, _when) in enumerate(items)
+        ]
+        outcomes = cases_submit(ml_model=ml_model, items=bodies, submitted_by=account)
+        created = sum(o.status == "created" for o in outcomes)
+        version = ModelVersion.objects.get(ml_model=ml_model, version=name)
+    if version.status == VersionStatus.CANDIDATE and version.activation_proposed_at is None:
+        _documentation_ensure(spec, version=version, people=people)
+        version_activation_propose(
+            version=version,
+            proposer=people["owner"],
+            note="Retrained with this quarter's data; please compare with the active "
+            "version on the model page before approving.",
+        )
+    return created
+
+
+def _outcomes_seed(spec: DemoModelSpec, *, ml_model: MLModel, account: User, seed: int) -> int:
+    """Ground truth, reported later by the model's service account (through the outcomes
+    service, as ``POST /api/v1/outcomes`` does), for about OUTCOME_SHARE of the decided and
+    auto-approved cases of the demo month: the dashboard's "Did review help?" compares the
+    model's and the reviewers' accuracy on them. Once per model."""
+    if Outcome.objects.filter(ml_model=ml_model).exists():
+        return 0
+    now = timezone.now()
+    truth = {
+        body["external_id"]: label for body, label, _ in _build_items(spec, now=now, seed=seed)
+    }
+    rng = random.Random(seed + 1)  # noqa: S311 - demo data, not security
+    cases = (
+        Case.objects.filter(
+            ml_model=ml_model,
+            status__in=(CaseStatus.DECIDED, CaseStatus.AUTO_APPROVED),
+            external_id__in=list(truth),
+        )
+        .order_by("id")
+        .values_list("external_id", "created_at")
+    )
+    items = []
+    for external_id, created_at in cases:
+        if rng.random() >= OUTCOME_SHARE:
+            continue
+        observed = min(created_at + timedelta(days=rng.uniform(1, 6)), now - timedelta(minutes=10))
+        items.append(
+            {
+                "external_id": external_id,
+                "label": truth[external_id],
+                "observed_at": observed.isoformat(),
+            }
+        )
+    created = 0
+    for start in range(0, len(items), OUTCOME_BATCH):
+        results = outcomes_record(
+            ml_model=ml_model, items=items[start : start + OUTCOME_BATCH], actor=account
+        )
+        created += sum(r.status == "created" for r in results)
+    return created
 
 
 def _queue_freshen(
@@ -640,6 +980,9 @@ def _queue_freshen(
     account = User.objects.filter(service_model=ml_model).order_by("pk").first()
     result.waiting_added = _waiting_top_up(
         spec, ml_model=ml_model, account=account, now=now, seed=seed
+    )
+    result.waiting_added += _candidate_seed(
+        spec, ml_model=ml_model, people=people, account=account, seed=seed
     )
     result.waiting_refreshed = _waiting_refresh(
         ml_model, now=now, force=bool(requeued or result.waiting_added)
@@ -696,6 +1039,10 @@ def demo_seed(
                 spec, ml_model=ml_model, people=people, result=result, seed=seed + 100 * offset
             )
             _health_seed(ml_model, people=people)
+            account = User.objects.get(username=result.service_account)
+            result.outcomes_created = _outcomes_seed(
+                spec, ml_model=ml_model, account=account, seed=seed + 100 * offset
+            )
             if (
                 result.cases_created
                 or result.decisions_created

@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 from reviewapp.presentation import charts
+from reviewapp.presentation.segments import segment_tables
 from reviewapp.selectors.metrics import FLAG_FAST, FLAG_OVERRIDES
 
 DASH = "\u2013"
@@ -205,6 +206,7 @@ def adoption_figures(m: dict) -> dict[str, Any]:
         "breakdowns": breakdowns(m),
         "trust": trust_summary(m),
         "queue_wait": dur(m["queue_wait_avg_s"]),
+        "segments": segment_tables(m.get("by_segment") or {}),
     }
 
 

@@ -38,13 +38,17 @@ EVENT_SENTENCES = {
     "case.undone": "withdrew the decision",
     "case.skipped": "skipped the case",
     "case.reopened": "reopened the case",
+    "case.opinion_given": "gave an independent opinion",
+    "case.opinion_undone": "withdrew their opinion",
     "case.requeued": "put the case back in the queue",
     "case.expired": "the case expired",
     "case.viewed": "viewed the case",
     "permission.denied": "was refused an action",
 }
 # Changed fields that can reveal the model's answer of a blind case.
-ANSWER_FIELDS = frozenset({"final_label", "action", "predicted_label", "confidence", "scores"})
+ANSWER_FIELDS = frozenset(
+    {"final_label", "action", "predicted_label", "confidence", "scores", "reason_code"}
+)
 
 
 def person_name(user: User | None, fallback: str = "") -> str:

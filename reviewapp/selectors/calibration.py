@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Floor
@@ -144,13 +145,18 @@ def fine_bands(
     start: datetime | None,
     end: datetime | None,
     always_review_labels: list[str],
+    case_filter: dict[str, Any] | None = None,
 ) -> list[Band]:
-    """Received and decided counts per 0.05 confidence band (two aggregate queries)."""
+    """Received and decided counts per 0.05 confidence band (two aggregate queries).
+    CASE_FILTER (Case field lookups, e.g. ``{"policy__shadow_mode": True}``) narrows both
+    counts to those cases (the go-live page's shadow-mode evidence)."""
     bands = [
         Band(index=i, low=i / FINE_BANDS, high=(i + 1) / FINE_BANDS) for i in range(FINE_BANDS)
     ]
+    case_filter = case_filter or {}
     received = (
         cases_in_window(ml_model, start=start, end=end)
+        .filter(**case_filter)
         .annotate(band=_band_expr("confidence", FINE_BANDS))
         .values("band")
         .annotate(
@@ -165,6 +171,7 @@ def fine_bands(
         band.always_review += row["always"]
     decided = (
         current_decisions(ml_model, start=start, end=end)
+        .filter(**{f"case__{name}": value for name, value in case_filter.items()})
         .annotate(band=_band_expr("case__confidence", FINE_BANDS))
         .values("band")
         .annotate(

@@ -10,6 +10,7 @@ from datetime import datetime
 from django.db.models import QuerySet
 
 from reviewapp.models import Decision, MLModel
+from reviewapp.pii import pii_mask
 
 CHUNK_SIZE = 2000
 LABEL_FIELDS = {
@@ -61,7 +62,8 @@ def label_records(
     action: str | None = None,
 ) -> Iterator[dict]:
     """The decided cases as records: LABEL_FIELDS plus ``model`` (the slug) and
-    ``time_to_decision_s``, with times in ISO form. Lazy: nothing is read until iterated."""
+    ``time_to_decision_s``, with times in ISO form, the model's personal-data fields of the
+    input masked. Lazy: nothing is read until iterated."""
     qs = labels_export_queryset(
         ml_model=ml_model,
         version=version,
@@ -71,8 +73,11 @@ def label_records(
     )
     names = list(LABEL_FIELDS)
     slug = ml_model.slug
+    pii_fields = list(ml_model.pii_fields or [])
     for values in qs.iterator(chunk_size=CHUNK_SIZE):
         row = dict(zip(names, values, strict=True))
+        if pii_fields:  # personal data leaves only as its salted hash (reviewapp/pii.py)
+            row["input"] = pii_mask(row["input"], pii_fields)
         row["model"] = slug
         row["time_to_decision_s"] = round(
             (row["decided_at"] - row["received_at"]).total_seconds(), 3

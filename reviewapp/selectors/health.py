@@ -356,12 +356,16 @@ def distribution_bins(dist: dict) -> list[str]:
 
 def feature_kinds(ml_model: MLModel, inputs: Sequence[dict]) -> dict[str, str]:
     """Feature name -> "numeric" or "categorical": from the model's input schema when it has
-    one, else inferred (numeric when at least 95% of the present values are numbers)."""
+    one, else inferred (numeric when at least 95% of the present values are numbers). The
+    model's personal-data fields (``pii_fields``) are left out: a baseline would store their
+    values, and a dashboard would show them."""
     schema = ml_model.input_schema or {}
+    personal = set(ml_model.pii_fields or [])
     if schema:
+        features = [(n, kind) for n, kind in sorted(schema.items()) if n not in personal]
         return {
             name: "numeric" if kind in ("number", "integer") else "categorical"
-            for name, kind in sorted(schema.items())[:MAX_FEATURES]
+            for name, kind in features[:MAX_FEATURES]
         }
     seen: Counter[str] = Counter()
     numeric: Counter[str] = Counter()
@@ -369,7 +373,7 @@ def feature_kinds(ml_model: MLModel, inputs: Sequence[dict]) -> dict[str, str]:
         if not isinstance(data, dict):
             continue
         for name, value in data.items():
-            if value is None:
+            if value is None or name in personal:
                 continue
             seen[name] += 1
             if _is_number(value):

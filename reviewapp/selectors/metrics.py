@@ -12,6 +12,9 @@ Case figures (received, auto-approved, queued, escalated, SLA breaches, expired)
 the day a case was received and are not split by reviewer: a reviewer filter narrows the
 decision figures only. Decision figures belong to the day of the (current) decision.
 
+``by_segment`` (``selectors.segments``) breaks the whole models' figures down by their declared
+segment fields, with a disparity flag; the filters do not apply to it.
+
 Trust signals (``by_reviewer[*]["flags"]``) are prompts for a conversation, not verdicts:
 - "Fast accepts?" (rubber-stamping): at least ``MIN_SAMPLE`` decisions, a median time spent
   under half the peers' median, and an acceptance rate at least the peers'.
@@ -42,6 +45,7 @@ from reviewapp.models import (
     ModelVersion,
     User,
 )
+from reviewapp.selectors.segments import segment_breakdown
 
 MIN_SAMPLE = 20
 FAST_FACTOR = 0.5
@@ -551,6 +555,8 @@ def adoption_metrics(
         "by_label": by_label,
         "by_band": by_band,
         "trust": trust,
+        # By declared segment value, whole models (the filters above do not apply).
+        "by_segment": segment_breakdown(ml_models=ml_models, date_from=date_from, date_to=date_to),
         "refreshed_at": refreshed_at.isoformat() if refreshed_at else None,
     }
 

@@ -20,10 +20,12 @@ from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
 from django.db import transaction
+from django.db.models import QuerySet
 
 from reviewapp.errors import Denial, NotFound, PermissionDenied, ReviewAppError
 from reviewapp.models import Case, MLModel, User
 from reviewapp.permissions import Capability, user_has
+from reviewapp.selectors.rows import row_first
 from reviewapp.services.audit import audit_record
 
 P = ParamSpec("P")
@@ -130,6 +132,20 @@ def refuse(
         )
 
 
+def _model_by_slug(slug: str) -> QuerySet[MLModel]:
+    return MLModel.objects.select_related("team").filter(slug=slug)
+
+
+@functools.cache
+def _case_by_pk(related: tuple[str, ...]) -> Callable[[int], QuerySet[Case]]:
+    """One query builder per RELATED, so that ``row_first`` compiles each shape once."""
+
+    def build(pk: int) -> QuerySet[Case]:
+        return Case.objects.select_related(*related).filter(pk=pk)
+
+    return build
+
+
 def model_for_user(
     *,
     user: User | None,
@@ -142,7 +158,7 @@ def model_for_user(
     capability_require(
         user=user, capability=capability, action=action, target_type="mlmodel", target_id=slug
     )
-    ml_model = MLModel.objects.select_related("team").filter(slug=slug).first()
+    ml_model = row_first(_model_by_slug, slug)
     if ml_model is None:
         raise NotFound(f"No model '{slug}'.")
     if not user_has(user, capability, ml_model):
@@ -194,7 +210,7 @@ def case_for_user(
         pk = int(case_id)
     except (TypeError, ValueError):
         raise NotFound("No such case.") from None
-    case = Case.objects.select_related(*related).filter(pk=pk).first()
+    case = row_first(_case_by_pk(tuple(related)), pk)
     if case is None:
         raise NotFound("No such case.")
     if not user_has(user, capability, case.ml_model):

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from reviewapp.case_rules import (
+    answer_is_opinion,
     blind_label_outcome,
     case_lock,
     claim_is_live,
@@ -21,11 +22,17 @@ from reviewapp.case_rules import (
     undo_window,
 )
 from reviewapp.errors import Conflict, InvalidInput
-from reviewapp.models import Case, CaseStatus, Decision, DecisionAction, User
+from reviewapp.models import Case, CaseOpinion, CaseStatus, Decision, DecisionAction, User
 from reviewapp.permissions import Capability, user_can_decide, user_has
 from reviewapp.selectors.guidelines import guidelines_version_number
 from reviewapp.services.access import refusals_audited
 from reviewapp.services.audit import audit_record
+from reviewapp.services.opinions import (
+    opinion_give,
+    opinion_undo,
+    opinion_withdraw_with_decision,
+    opinions_close_for_reopen,
+)
 from reviewapp.services.queue import check
 from reviewapp.services.webhooks import decision_deliveries_cancel, decision_publish
 
@@ -37,6 +44,7 @@ DECIDE_FIELDS = (
     "external_id",
     "predicted_label",
     "is_blind",
+    "reviews_required",
     "assigned_to_id",
     "claimed_at",
     "lease_expires_at",
@@ -104,11 +112,16 @@ def case_decide(
     reason_code: str = "",
     feedback: str = "",
     explanation_helpful: bool | None = None,
-) -> Decision:
+) -> Decision | CaseOpinion:
     """Record the claimant's decision: ``accept`` (the model's label stands) or ``override``
     (another label of the set, with one of the policy's reason codes). Only the claimant with
     a live lease may decide (a lead for escalated cases); 409 when there is no live claim or
-    the case is already decided."""
+    the case is already decided.
+
+    On a case that needs independent reviewers (``case_rules.answer_is_opinion``) the answer
+    is one opinion (``services.opinions.opinion_give``), returned as a CaseOpinion while the
+    case waits for more or goes to the leads on a disagreement; the Decision is recorded (and
+    published) only when the required opinions agree, from the last one."""
     case = _lock_case(case)
     check(
         user_has(reviewer, Capability.REVIEW, case.ml_model),
@@ -125,6 +138,21 @@ def case_decide(
     action, final_label, reason_code = _validated_outcome(
         case=case, action=action, final_label=final_label, reason_code=reason_code
     )
+    opinions = 0
+    if answer_is_opinion(case):
+        given = opinion_give(
+            case=case,
+            reviewer=reviewer,
+            action=action,
+            final_label=final_label,
+            reason_code=reason_code,
+            feedback=feedback,
+            explanation_helpful=explanation_helpful,
+            now=now,
+        )
+        if not given.agreed:
+            return given.opinion
+        opinions = len(given.opinions)
     claimed_at = case.claimed_at or now
     decision = Decision.objects.create(
         case=case,
@@ -164,6 +192,7 @@ def case_decide(
             "reason_code": reason_code,
             "was_blind": case.is_blind,
             "guidelines_version": decision.guidelines_version,
+            **({"agreed_opinions": opinions} if opinions else {}),
         },
     )
     decision_publish(decision=decision)
@@ -193,6 +222,10 @@ def decision_undo(*, case: Case, reviewer: User) -> Case:
     )
     now = timezone.now()
     seconds = f"{undo_window().total_seconds():g}"
+    if case.reviews_required > 1 and case.status != CaseStatus.DECIDED:
+        undone = opinion_undo(case=case, reviewer=reviewer, now=now)
+        if undone is not None:
+            return undone
     decision = (
         Decision.objects.filter(case=case, superseded_at__isnull=True).first()
         if case.status == CaseStatus.DECIDED
@@ -210,6 +243,7 @@ def decision_undo(*, case: Case, reviewer: User) -> Case:
     if not decision_deliveries_cancel(decision=decision):
         raise _undo_refused("The decision is already being published; it can no longer be undone.")
     Decision.objects.filter(pk=decision.pk).update(superseded_at=now, undone_at=now)
+    opinion_withdraw_with_decision(case=case, reviewer=reviewer, now=now)
     before = {
         "status": case.status,
         "assigned_to": case.assigned_to_id,
@@ -265,6 +299,7 @@ def decision_reopen(*, case: Case, lead: User, note: str) -> Case:
     superseded = Decision.objects.filter(case=case, superseded_at__isnull=True).update(
         superseded_at=now
     )
+    opinions_closed = opinions_close_for_reopen(case=case, now=now)
     before = {
         "status": case.status,
         "decided_at": case.decided_at,
@@ -295,6 +330,11 @@ def decision_reopen(*, case: Case, lead: User, note: str) -> Case:
         actor=lead,
         action="case.reopened",
         target=case,
-        changes={**changes, "note": note[:5000], "superseded_decisions": superseded},
+        changes={
+            **changes,
+            "note": note[:5000],
+            "superseded_decisions": superseded,
+            **({"opinions_closed": opinions_closed} if opinions_closed else {}),
+        },
     )
     return case

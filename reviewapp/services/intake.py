@@ -126,6 +126,30 @@ def body_digest(item: dict) -> str:
     return hashlib.sha256(_canonical(item)).hexdigest()
 
 
+MAX_SEGMENT_VALUE_CHARS = 200
+
+
+def segments_of(*, fields: list[str], metadata: Any, data: Any) -> dict[str, str]:
+    """The case's segment values for the model's declared segment ``fields``: each read from
+    ``metadata``, else from the ``input``, as a short string (numbers as written, booleans
+    ``true``/``false``, at most 200 characters). A field that is missing, null, empty or not
+    a scalar is left out: the case is in no segment of that field."""
+    out: dict[str, str] = {}
+    for name in fields:
+        for source in (metadata, data):
+            value = source.get(name) if isinstance(source, dict) else None
+            if isinstance(value, bool):
+                text = "true" if value else "false"
+            elif isinstance(value, int | float | str):
+                text = str(value).strip()
+            else:
+                continue
+            if text:
+                out[name] = text[:MAX_SEGMENT_VALUE_CHARS]
+                break
+    return out
+
+
 def active_policy(ml_model: MLModel) -> RoutingPolicy:
     """The model's active routing policy, with the model row as stored now (``policy.ml_model``
     tells whether its automation is suspended: read in the same query)."""
@@ -527,11 +551,17 @@ def _insert_new(
                 scores=prediction.get("scores"),
                 explanation=item.get("explanation"),
                 metadata=item.get("metadata") or {},
+                segments=segments_of(
+                    fields=ml_model.segment_fields or [],
+                    metadata=item.get("metadata"),
+                    data=item["input"],
+                ),
                 priority=PRIORITY_BY_NAME[item.get("priority", "normal")],
                 status=outcome.status,
                 routing_reasons=outcome.reasons,
                 routing_detail=outcome.detail[:500],
                 is_blind=outcome.is_blind,
+                reviews_required=outcome.reviews_required,
                 submitted_by=actor,
                 created_at=now,
                 sla_due_at=now + sla if queued else None,

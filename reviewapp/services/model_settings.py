@@ -84,6 +84,12 @@ def model_configure(
     if pii_fields is not UNSET:
         wanted["pii_fields"] = field_names_clean(pii_fields, "pii_fields")
     locked = MLModel.objects.select_for_update().get(pk=ml_model.pk)
+    segments = wanted.get("segment_fields", locked.segment_fields or [])
+    personal = wanted.get("pii_fields", locked.pii_fields or [])
+    if both := [name for name in segments if name in personal]:
+        # Segment values are kept after retention and shown on dashboards: never personal data.
+        message = f"{', '.join(both)}: a personal-data field cannot be a segment field."
+        raise InvalidInput(message, details={"segment_fields": [message]})
     changes = {
         name: [getattr(locked, name), value]
         for name, value in wanted.items()

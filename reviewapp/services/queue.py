@@ -13,6 +13,9 @@ A case the reviewer skipped within REVIEWAPP_SKIP_COOLDOWN_S is passed over (``N
 the small CaseSkip table, probed by its index per candidate) unless nothing else waits; on
 PostgreSQL the fall-back is a second candidate in the same statement (``COALESCE`` of the
 picks, evaluated only while the earlier ones found nothing).
+A claim never serves a case to someone who already answered it: an opinion of theirs on it
+(second opinions; probed only for cases that need more than one reviewer) or a decision of
+theirs that was not undone (a reopened case), both ``NOT EXISTS`` in the same pick.
 Every transition is one transaction that also writes its audit event, with the
 before/after of the fields it changed (``{"field": [before, after]}``).
 """
@@ -31,8 +34,10 @@ from reviewapp.errors import Conflict, InvalidInput
 from reviewapp.models import (
     AuditEvent,
     Case,
+    CaseOpinion,
     CaseSkip,
     CaseStatus,
+    Decision,
     EscalationSource,
     MLModel,
     ModelVersion,
@@ -186,6 +191,13 @@ SELECT picked.*, v.version AS model_version_name
 """
 _CANDIDATE_SQL = """(SELECT q.id FROM reviewapp_case AS q
                     WHERE q.ml_model_id = %(model)s AND q.status = '{status}'{not_skipped}
+                      AND (q.reviews_required = 1
+                           OR NOT EXISTS (SELECT 1 FROM reviewapp_caseopinion AS o
+                                           WHERE o.case_id = q.id
+                                             AND o.reviewer_id = %(reviewer)s))
+                      AND NOT EXISTS (SELECT 1 FROM reviewapp_decision AS d
+                                       WHERE d.case_id = q.id AND d.reviewer_id = %(reviewer)s
+                                         AND d.undone_at IS NULL)
                     ORDER BY q.priority DESC, q.{age} ASC, q.id ASC
                     LIMIT 1
                     FOR UPDATE OF q SKIP LOCKED)"""
@@ -217,7 +229,8 @@ _PICK_SQL_BY_ORDER = {
 def _claim_from(*, ml_model: MLModel, reviewer: User, now: datetime, lead: bool) -> Case | None:
     """Take the first waiting case of the model in serving order (a lead's escalated cases
     first), passing over the cases this reviewer skipped within the cooldown unless nothing
-    else waits; None when nothing waits."""
+    else waits, and never one they already answered (an opinion, or a decision not undone);
+    None when nothing waits."""
     cooldown = skip_cooldown()
     avoid = cooldown > timedelta(0)
     if connection.vendor == "postgresql":
@@ -246,8 +259,13 @@ def _claim_from(*, ml_model: MLModel, reviewer: User, now: datetime, lead: bool)
     recently_skipped = CaseSkip.objects.filter(
         case=OuterRef("pk"), reviewer=reviewer, skipped_at__gt=now - cooldown
     )
+    answered = Q(reviews_required__gt=1) & Exists(
+        CaseOpinion.objects.filter(case=OuterRef("pk"), reviewer=reviewer)
+    )
+    decided = Decision.objects.filter(case=OuterRef("pk"), reviewer=reviewer, undone_at=None)
     for status, avoid_skipped in _pick_order(lead=lead, avoid_skipped=avoid):
         qs = _served(_waiting(ml_model, escalated=status == CaseStatus.ESCALATED))
+        qs = qs.exclude(answered).filter(~Exists(decided))
         if avoid_skipped:
             qs = qs.filter(~Exists(recently_skipped))
         for _attempt in range(CLAIM_RETRIES):

@@ -202,9 +202,15 @@ def rate_limits_take(
     taken: list[tuple[str, int]] = []
     refusals: list[Refusal] = []
     try:
-        for name, cost, rate in wanted:
-            key, remaining = _key(name, subject, rate, now)
-            count = _incr(store, key, cost, rate.window_s + 5)
+        keys = [(name, cost, rate, *_key(name, subject, rate, now)) for name, cost, rate in wanted]
+        counters_add = getattr(store, "counters_add", None)  # Redis: one round trip for all
+        if counters_add is not None:
+            counts = counters_add(
+                [(key, cost, rate.window_s + 5) for _, cost, rate, key, _ in keys]
+            )
+        else:
+            counts = [_incr(store, key, cost, rate.window_s + 5) for _, cost, rate, key, _ in keys]
+        for (name, cost, rate, key, remaining), count in zip(keys, counts, strict=True):
             taken.append((key, cost))
             if count > rate.limit:
                 wait = max(1, math.ceil(remaining))

@@ -1,7 +1,8 @@
 """Daily rollups behind the adoption dashboard and the metrics API.
 
-``rollups_refresh`` recomputes the rows of ``CaseDailyRollup`` (cases received per day) and
-``DecisionDailyRollup`` (current decisions per day) for the given days, idempotently: per day
+``rollups_refresh`` recomputes the rows of ``CaseDailyRollup`` (cases received per day),
+``DecisionDailyRollup`` (current decisions per day) and ``SegmentDailyRollup`` (the same per
+declared segment value, plus outcomes) for the given days, idempotently: per day
 it deletes that day's rows and inserts fresh ones in one transaction. The figures come from
 GROUP BY queries run by the database (never a Python loop over cases), with the time
 histograms bucketed in SQL.
@@ -16,7 +17,8 @@ decision also gets a case row (zero counts when no case was received that day), 
 case rows' ``refreshed_at`` tells each day's rollup generation (the dashboard's cache key).
 
 The beat task refreshes today and yesterday every five minutes, plus any older day whose cases
-changed since the last refresh (escalated, expired, decided or reopened later on).
+changed since the last refresh (escalated, expired, decided or reopened later on) and the
+observed days of outcomes reported since then.
 """
 
 from __future__ import annotations
@@ -33,7 +35,18 @@ from django.utils import timezone
 
 from reviewapp.figures import BAND_COUNT, HIST_BOUNDS_MS, bucket_of
 from reviewapp.jobs import ROLLUPS_REFRESH, job_enqueue, job_enqueue_on_commit
-from reviewapp.models import Case, CaseDailyRollup, Decision, DecisionDailyRollup, MLModel, User
+from reviewapp.models import (
+    Case,
+    CaseDailyRollup,
+    Decision,
+    DecisionDailyRollup,
+    MLModel,
+    ModelVersion,
+    Outcome,
+    SegmentDailyRollup,
+    User,
+)
+from reviewapp.selectors.segments import QUALITY_FIELD
 from reviewapp.services.audit import audit_record
 
 # The beat also looks this far back for days whose cases changed since the last refresh.
@@ -188,6 +201,108 @@ def _decision_rows(start: datetime, end: datetime, model_id: int | None) -> dict
     return rows
 
 
+SEGMENT_FIELDS = (
+    "received",
+    "auto_approved",
+    "to_people",
+    "decided",
+    "accepted",
+    "overridden",
+    "outcomes",
+    "outcomes_auto_approved",
+    "outcomes_model_correct",
+    "outcomes_final_correct",
+)
+
+
+def _sql_segments(case_alias: str) -> str:
+    """A join giving one row (s.key, s.value) per entry of the case's ``segments`` object."""
+    if connection.vendor == "postgresql":
+        return f"CROSS JOIN LATERAL jsonb_each_text({case_alias}.segments) AS s(key, value)"
+    return f"CROSS JOIN json_each({case_alias}.segments) AS s"
+
+
+def _segment_rows(start: datetime, end: datetime, model_id: int | None) -> dict[tuple, dict]:
+    """{(model id, field, value): SegmentDailyRollup figures} for [start, end): cases by the
+    day they were received, current decisions by the day taken, outcomes by the day observed
+    (as ``selectors.quality`` reads them). ``outcomes_final_correct`` counts outcomes equal
+    to the case's final label: its current decision's, else the model's own. Rows of the
+    reserved field ``QUALITY_FIELD`` split the day's outcomes by route and model version for
+    ``selectors.quality`` (there ``outcomes_final_correct`` counts human labels only)."""
+    c, d, o = Case._meta.db_table, Decision._meta.db_table, Outcome._meta.db_table
+    seg = _sql_segments("c")
+    dt = [_param_dt(start), _param_dt(end)] + ([model_id] if model_id else [])
+    rows: dict[tuple, dict] = defaultdict(lambda: dict.fromkeys(SEGMENT_FIELDS, 0))
+    case_filter = "AND c.ml_model_id = %s" if model_id else ""
+    for m, k, v, n, auto, people in _fetch(
+        f"""SELECT c.ml_model_id, s.key, s.value, COUNT(*),
+                   SUM(CASE WHEN c.status = 'auto_approved' THEN 1 ELSE 0 END),
+                   SUM(CASE WHEN c.status NOT IN ('received', 'auto_approved') THEN 1 ELSE 0 END)
+            FROM {c} c {seg}
+            WHERE c.created_at >= %s AND c.created_at < %s {case_filter}
+            GROUP BY 1, 2, 3""",  # noqa: S608 - table names and expressions are ours
+        dt,
+    ):
+        rows[(m, k, v)].update(received=n, auto_approved=auto or 0, to_people=people or 0)
+    dec_filter = "AND d.ml_model_id = %s" if model_id else ""
+    for m, k, v, n, acc, ovr in _fetch(
+        f"""SELECT d.ml_model_id, s.key, s.value, COUNT(*),
+                   SUM(CASE WHEN d.action = 'accept' THEN 1 ELSE 0 END),
+                   SUM(CASE WHEN d.action = 'override' THEN 1 ELSE 0 END)
+            FROM {d} d JOIN {c} c ON c.id = d.case_id {seg}
+            WHERE d.superseded_at IS NULL AND d.decided_at >= %s AND d.decided_at < %s
+                  {dec_filter}
+            GROUP BY 1, 2, 3""",  # noqa: S608
+        dt,
+    ):
+        rows[(m, k, v)].update(decided=n, accepted=acc or 0, overridden=ovr or 0)
+    out_filter = "AND o.ml_model_id = %s" if model_id else ""
+    for m, k, v, n, auto, model_right, final_right in _fetch(
+        f"""SELECT o.ml_model_id, s.key, s.value, COUNT(*),
+                   SUM(CASE WHEN c.status = 'auto_approved' THEN 1 ELSE 0 END),
+                   SUM(CASE WHEN c.predicted_label = o.label THEN 1 ELSE 0 END),
+                   SUM(CASE WHEN COALESCE(d.final_label, c.predicted_label) = o.label
+                       THEN 1 ELSE 0 END)
+            FROM {o} o JOIN {c} c ON c.id = o.case_id {seg}
+            LEFT JOIN {d} d ON d.case_id = c.id AND d.superseded_at IS NULL
+            WHERE o.observed_at >= %s AND o.observed_at < %s {out_filter}
+            GROUP BY 1, 2, 3""",  # noqa: S608
+        dt,
+    ):
+        rows[(m, k, v)].update(
+            outcomes=n,
+            outcomes_auto_approved=auto or 0,
+            outcomes_model_correct=model_right or 0,
+            outcomes_final_correct=final_right or 0,
+        )
+    # The quality figures' own partition of the day's outcomes, under a reserved field name
+    # no declared segment field can take: "<route>:<version>" with route auto (auto-approved),
+    # reviewed (a current human decision) or other (waiting, expired, reopened).
+    mv = ModelVersion._meta.db_table
+    for m, value, n, auto, model_right, final_right in _fetch(
+        f"""SELECT o.ml_model_id,
+                   CASE WHEN c.status = 'auto_approved' THEN 'auto'
+                        WHEN d.id IS NOT NULL THEN 'reviewed' ELSE 'other' END || ':' || v.version,
+                   COUNT(*),
+                   SUM(CASE WHEN c.status = 'auto_approved' THEN 1 ELSE 0 END),
+                   SUM(CASE WHEN c.predicted_label = o.label THEN 1 ELSE 0 END),
+                   SUM(CASE WHEN d.final_label = o.label THEN 1 ELSE 0 END)
+            FROM {o} o JOIN {c} c ON c.id = o.case_id
+            JOIN {mv} v ON v.id = c.model_version_id
+            LEFT JOIN {d} d ON d.case_id = c.id AND d.superseded_at IS NULL
+            WHERE o.observed_at >= %s AND o.observed_at < %s {out_filter}
+            GROUP BY 1, 2""",  # noqa: S608
+        dt,
+    ):
+        rows[(m, QUALITY_FIELD, value)].update(
+            outcomes=n,
+            outcomes_auto_approved=auto or 0,
+            outcomes_model_correct=model_right or 0,
+            outcomes_final_correct=final_right or 0,
+        )
+    return dict(rows)
+
+
 def _lock_day(day: date, model_id: int | None) -> None:
     """Serialise concurrent refreshes of the same day (PostgreSQL; SQLite's IMMEDIATE
     transactions already serialise writers)."""
@@ -206,9 +321,20 @@ def _refresh_day(day: date, model_id: int | None) -> tuple[int, int]:
         _lock_day(day, model_id)
         case_rows = _case_rows(start, end, model_id)
         decision_rows = _decision_rows(start, end, model_id)
+        segment_rows = _segment_rows(start, end, model_id)
         scope = Q(day=day) & (Q(ml_model_id=model_id) if model_id else Q())
         CaseDailyRollup.objects.filter(scope).delete()
         DecisionDailyRollup.objects.filter(scope).delete()
+        SegmentDailyRollup.objects.filter(scope).delete()
+        SegmentDailyRollup.objects.bulk_create(
+            [
+                SegmentDailyRollup(
+                    day=day, ml_model_id=m, field=k, value=v, refreshed_at=now, **figures
+                )
+                for (m, k, v), figures in segment_rows.items()
+            ],
+            batch_size=500,
+        )
         case_objs = [
             CaseDailyRollup(
                 day=day,
@@ -295,6 +421,12 @@ def rollups_dirty_days(*, since: datetime | None = None) -> list[date]:
     days = set(recent)
     days.update(changed.dates("created_at", "day"))
     days.update(Decision.objects.filter(superseded_at__gte=since).dates("decided_at", "day"))
+    # Outcomes reported since then, or whose case was decided or reopened since then: their
+    # observed days (the segment and quality rollups count outcomes there).
+    days.update(Outcome.objects.filter(recorded_at__gte=since).dates("observed_at", "day"))
+    reopened = Decision.objects.filter(superseded_at__gte=since).values("case_id")
+    touched = Q(case_id__in=changed.values("pk")) | Q(case_id__in=reopened)
+    days.update(Outcome.objects.filter(touched).dates("observed_at", "day"))
     return sorted(d for d in days if d <= today())
 
 

@@ -20,6 +20,22 @@ class RoutingOutcome:
     reasons: list[str]
     detail: str
     is_blind: bool
+    reviews_required: int = 1
+
+
+def second_opinions_required(*, policy: RoutingPolicy, label: str, confidence: float) -> int:
+    """How many independent reviewers a case that goes to people needs: the policy's
+    ``reviewers_required`` when its selectors pick the case (the label is one of
+    ``second_opinion_labels``, or the confidence is below ``second_opinion_below``; with
+    neither set, every case that goes to people), else one."""
+    if policy.reviewers_required <= 1:
+        return 1
+    labels, below = policy.second_opinion_labels or [], policy.second_opinion_below
+    if not labels and below is None:
+        return policy.reviewers_required
+    if label in labels or (below is not None and confidence < below):
+        return policy.reviewers_required
+    return 1
 
 
 def input_schema_problems(input_schema: dict | None, data: dict) -> list[str]:
@@ -89,14 +105,27 @@ def route_case(
     if policy.advisory_mode:
         reasons.append(RoutingReason.ADVISORY_MODE)
         details.append("the model is in advisory mode, so every case is reviewed")
+    if policy.shadow_mode:  # every case reviewed blind, nothing auto-approved (go-live test)
+        reasons.append(RoutingReason.SHADOW_MODE)
+        details.append("the model runs in shadow mode: every case is reviewed blind")
     problems = input_schema_problems(ml_model.input_schema, data)
     if problems:
         reasons.append(RoutingReason.INPUT_SCHEMA)
         details.append("the input does not fit the model's schema (" + "; ".join(problems) + ")")
     if not reasons:
         return RoutingOutcome(CaseStatus.AUTO_APPROVED, [], "", False)
-    is_blind = policy.blind_sample_rate > 0 and draw() < policy.blind_sample_rate
+    is_blind = policy.shadow_mode or (
+        policy.blind_sample_rate > 0 and draw() < policy.blind_sample_rate
+    )
+    reviewers = second_opinions_required(policy=policy, label=label, confidence=confidence)
+    if reviewers > 1:
+        reasons.append(RoutingReason.SECOND_OPINION)
+        details.append(f"{reviewers} independent reviewers are asked for their answer")
     detail = "; ".join(details)
     return RoutingOutcome(
-        CaseStatus.QUEUED, [str(r) for r in reasons], detail[:1].upper() + detail[1:], is_blind
+        CaseStatus.QUEUED,
+        [str(r) for r in reasons],
+        detail[:1].upper() + detail[1:],
+        is_blind,
+        reviewers,
     )

@@ -3,7 +3,9 @@
 A model's first version is ``active`` when intake first sees it; every later version starts as
 a ``candidate`` whose cases all go to people (routing reason ``candidate_version``). The
 model's owner proposes activation and a manager of the team other than the proposer approves
-or rejects it (like routing policies: ``policy_propose`` / ``policy_decide``). ``retired``
+or rejects it (like routing policies: ``policy_propose`` / ``policy_decide``); neither the
+proposal nor the approval is accepted before the version has documentation
+(``services.documentation``; 409 ``documentation_required``). ``retired``
 versions take no new cases (409 ``version_retired``). Rolling back retires a version and
 keeps (or restores) the version that was approved before it. While the model's automation is
 suspended (services/breaker.py) approved versions are ``suspended`` instead of ``active``.
@@ -22,6 +24,7 @@ from django.utils import timezone
 from reviewapp.errors import Conflict
 from reviewapp.models import MLModel, ModelVersion, User, VersionStatus, WebhookDelivery
 from reviewapp.permissions import Capability, user_can_approve_policy, user_has
+from reviewapp.selectors.documentation import documentation_revision
 from reviewapp.selectors.feed import feed_event_body
 from reviewapp.services.access import refusals_audited, refuse
 from reviewapp.services.audit import audit_record
@@ -29,6 +32,7 @@ from reviewapp.services.webhooks import event_publish, feed_event_record
 
 MODEL_VERSION_CHANGED = "model.version_changed"
 APPROVED_STATUSES = (VersionStatus.ACTIVE, VersionStatus.SUSPENDED)
+DOCUMENTATION_REQUIRED = "documentation_required"  # 409: activation without a model card
 NOTE_LIMIT = 2000
 
 
@@ -94,6 +98,17 @@ def _locked(version: ModelVersion) -> tuple[ModelVersion, MLModel]:
     return version, ml_model
 
 
+def _require_documentation(version: ModelVersion) -> None:
+    """409 ``documentation_required`` unless VERSION has documentation (a model card): no
+    version is activated without its intended use, limitations and contacts written down."""
+    if documentation_revision(version.pk) is None:
+        raise Conflict(
+            f"Version {version.version} has no documentation: its owners must write its "
+            "intended use, limitations, training data and contacts before it can be activated.",
+            code=DOCUMENTATION_REQUIRED,
+        )
+
+
 @refusals_audited
 @transaction.atomic
 def version_activation_propose(
@@ -114,6 +129,7 @@ def version_activation_propose(
         raise Conflict(f"Version {version.version} is {version.status}, not a candidate.")
     if version.activation_proposed_at is not None:
         raise Conflict(f"Activating version {version.version} is already proposed.")
+    _require_documentation(version)
     note = note.strip()[:NOTE_LIMIT]
     version.activation_proposed_by, version.activation_proposed_at = proposer, timezone.now()
     version.activation_note = note
@@ -150,6 +166,8 @@ def version_activation_decide(
     )
     if version.status != VersionStatus.CANDIDATE or version.activation_proposed_at is None:
         raise Conflict(f"No activation of version {version.version} is waiting for a decision.")
+    if approve:
+        _require_documentation(version)
     note = note.strip()[:NOTE_LIMIT]
     proposed_by = version.activation_proposed_by
     version.activation_proposed_by, version.activation_proposed_at = None, None

@@ -4,6 +4,7 @@ from reviewapp.tasks.audit import audit_seal_task
 from reviewapp.tasks.health import *  # noqa: F403
 from reviewapp.tasks.metrics import *  # noqa: F403
 from reviewapp.tasks.queue import *  # noqa: F403
+from reviewapp.tasks.retention import *  # noqa: F403
 from reviewapp.tasks.system import *  # noqa: F403
 from reviewapp.tasks.webhooks import *  # noqa: F403
 

@@ -27,18 +27,25 @@ from reviewapp.permissions import (
     Capability,
     user_can_comment,
     user_can_read_case_record,
+    user_can_reveal_pii,
     user_has,
     user_may_see_model_answer,
+    user_may_see_opinions,
+    user_sees_pii,
 )
+from reviewapp.pii import explanation_mask, pii_mask
 from reviewapp.presentation.case_record import decision_rows, trail_rows
 from reviewapp.presentation.comments import comments_context
 from reviewapp.presentation.explanations import explanation_view, input_rows, score_rows
+from reviewapp.presentation.opinions import opinion_rows
 from reviewapp.selectors.case_record import case_record, user_decided_case
 from reviewapp.selectors.comments import case_comments
+from reviewapp.selectors.opinions import case_opinions
 from reviewapp.services.access import capability_require, case_for_user, refused
 from reviewapp.services.audit import case_views_record
 from reviewapp.services.comments import comment_add
 from reviewapp.services.decisions import decision_reopen
+from reviewapp.services.pii import case_pii_reveal
 from reviewapp.validation import text_problem
 
 DETAIL_TEMPLATE = "reviewapp/cases/detail.html"
@@ -72,14 +79,26 @@ def _case_for_record(request: HttpRequest, case_id: int, *, action: str) -> Case
     return case
 
 
-def _detail_context(case: Case, *, user: User) -> dict[str, Any]:
+def _detail_context(case: Case, *, user: User, revealed: tuple[str, ...] = ()) -> dict[str, Any]:
     visible = user_may_see_model_answer(user, case)
+    # Personal-data fields: masked unless the viewer decides the model's cases, or has just
+    # revealed one (audited, services/pii.py).
+    pii = [] if user_sees_pii(user, case.ml_model) else list(case.ml_model.pii_fields or [])
+    data = pii_mask(case.input, pii, keep=revealed)
     explanation = (
-        explanation_view(case.explanation, label=case.predicted_label, data=case.input)
+        explanation_view(
+            explanation_mask(case.explanation, pii, keep=revealed),
+            label=case.predicted_label,
+            data=data,
+        )
         if visible
         else None
     )
+    masked = [name for name in pii if name not in revealed]
     record = case_record(case)
+    # Second opinions: not for someone who may still be asked for one (independence); the
+    # trail then also leaves out the labels the opinions named.
+    opinions_visible = user_may_see_opinions(user, case)
     return {
         "case": case,
         "ml_model": case.ml_model,
@@ -87,9 +106,13 @@ def _detail_context(case: Case, *, user: User) -> dict[str, Any]:
         "routing_text": routing_text(case, user),
         "explanation": explanation,
         "scores": score_rows(case.scores, predicted_label=case.predicted_label) if visible else [],
-        "inputs": input_rows(case.input, [] if explanation is None else explanation.factors),
+        "inputs": input_rows(data, [] if explanation is None else explanation.factors),
+        "pii_masked": masked,
+        "pii_revealed": list(revealed),
+        "can_reveal_pii": bool(masked) and user_can_reveal_pii(user, case),
         "decisions": decision_rows(record.decisions, case=case, answer_visible=visible),
-        "trail": trail_rows(record.audit_events, answer_visible=visible),
+        "trail": trail_rows(record.audit_events, answer_visible=visible and opinions_visible),
+        "opinions": opinion_rows(case_opinions(case)) if opinions_visible else [],
         "trail_truncated": record.trail_truncated,
         "can_reopen": case.status == CaseStatus.DECIDED
         and user_has(user, Capability.LEAD, case.ml_model),
@@ -112,6 +135,25 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
     case = _case_for_record(request, case_id, action="case.view")
     case_views_record(actor=request.user, cases=[case])
     return render(request, DETAIL_TEMPLATE, _detail_context(case, user=request.user))
+
+
+@login_required
+@require_POST
+def case_pii_reveal_view(request: HttpRequest, case_id: int) -> HttpResponse:
+    """Reveal one masked personal-data field of a case record (``field`` in the form): the
+    reveal is audited with the field's name, and the page comes back with that field shown.
+    Managers and model owners of the team and auditors (403 for other roles)."""
+    user = request.user
+    capability_require(
+        user=user,
+        capability=Capability.REVEAL_PII,
+        action="case.pii_reveal",
+        target_type="case",
+        target_id=str(case_id),
+    )
+    case = _case_for_record(request, case_id, action="case.pii_reveal")
+    field = case_pii_reveal(case=case, actor=user, field=request.POST.get("field", ""))
+    return render(request, DETAIL_TEMPLATE, _detail_context(case, user=user, revealed=(field,)))
 
 
 @login_required
@@ -173,5 +215,6 @@ def case_comment_add(request: HttpRequest, case_id: int) -> HttpResponse:
 urlpatterns = [
     path("<int:case_id>/", case_detail, name="case-detail"),
     path("<int:case_id>/reopen/", case_reopen, name="case-reopen"),
+    path("<int:case_id>/reveal/", case_pii_reveal_view, name="case-pii-reveal"),
     path("<int:case_id>/comments/", case_comment_add, name="case-comment-add"),
 ]

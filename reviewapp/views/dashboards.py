@@ -26,8 +26,10 @@ from reviewapp.errors import InvalidInput
 from reviewapp.permissions import Capability, user_has
 from reviewapp.presentation.adoption import adoption_figures, quality_card
 from reviewapp.presentation.exports import CSV_CONTENT_TYPE, adoption_csv_text, download_name
+from reviewapp.presentation.opinions import agreement_card
 from reviewapp.presentation.params import band_parse, period_parse
 from reviewapp.selectors.metrics import adoption_metrics, band_label
+from reviewapp.selectors.opinions import opinion_agreement
 from reviewapp.selectors.quality import quality_metrics
 from reviewapp.selectors.registry import model_versions, models_with_team
 from reviewapp.services.access import capability_require
@@ -183,6 +185,10 @@ def _context(request: HttpRequest, params) -> dict[str, Any]:
             else None
         ),
         "can_refresh": user_has(request.user, Capability.REFRESH_FIGURES),
+        # Second opinions: how often independent reviewers named the same label.
+        "agreement": agreement_card(
+            opinion_agreement(ml_models=sel["selected"], date_from=date_from, date_to=date_to)
+        ),
         "self_query": _query(**base, **period_q),
     }
 

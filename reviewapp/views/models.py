@@ -25,6 +25,7 @@ from reviewapp.models import (
 from reviewapp.models.guidelines import MAX_DEFINITION_CHARS, MAX_GUIDELINE_CHARS
 from reviewapp.permissions import Capability, user_can_approve_policy, user_has
 from reviewapp.presentation.markdown import guidelines_view
+from reviewapp.selectors.documentation import documentation_revisions
 from reviewapp.selectors.guidelines import guidelines_history
 from reviewapp.selectors.registry import (
     delivery_current,
@@ -49,6 +50,7 @@ from reviewapp.views.gate import (
     model_owner_action,
     model_page,
 )
+from reviewapp.views.model_settings import ModelSettingsForm
 
 SECRET_SESSION_KEY = "reviewapp_webhook_secret_once"  # noqa: S105 - a session key name
 
@@ -233,6 +235,7 @@ def _detail_context(request: HttpRequest, ml_model: MLModel, **extra: object) ->
     status_filter = request.GET.get("status", "")
     version_rows = version_figures(ml_model)
     can_halt = user_has(user, Capability.HALT_AUTOMATION, ml_model)
+    doc_revisions = documentation_revisions(ml_model)
     for row in version_rows:
         v = row.version
         proposed = v.activation_proposed_at is not None
@@ -242,6 +245,7 @@ def _detail_context(request: HttpRequest, ml_model: MLModel, **extra: object) ->
         )
         row.can_retire = can_halt and v.status != VersionStatus.RETIRED
         row.can_rollback = row.can_retire and row.rollback_to is not None
+        row.doc_revision = doc_revisions.get(v.pk)
     suspension = open_suspension(ml_model)
     guideline_versions = guidelines_history(ml_model)
     current = guideline_versions[0] if guideline_versions else None
@@ -272,6 +276,7 @@ def _detail_context(request: HttpRequest, ml_model: MLModel, **extra: object) ->
         if can_manage and active
         else None,
         "webhook_form": WebhookForm(initial={"url": ml_model.webhook_url}) if can_manage else None,
+        "settings_form": ModelSettingsForm.for_model(ml_model) if can_manage else None,
         "deliveries": webhook_deliveries(ml_model, status_filter),
         "outbox": outbox_state(ml_model=ml_model),  # the "deliveries are late" banner
         "status_filter": status_filter,

@@ -20,24 +20,32 @@ from django.views.decorators.http import require_GET, require_POST
 
 from reviewapp.case_rules import claim_is_live, routing_text
 from reviewapp.errors import Conflict, InvalidInput, NotFound, ReviewAppError
-from reviewapp.models import Case, DecisionAction, MLModel, User
+from reviewapp.models import Case, CaseOpinion, DecisionAction, MLModel, User
 from reviewapp.permissions import (
     Capability,
     user_can_comment,
     user_has,
     user_may_see_model_answer,
+    user_may_see_opinions,
 )
 from reviewapp.presentation.case_record import GENERIC_LOST, claim_lost_reason
 from reviewapp.presentation.comments import comments_context
 from reviewapp.presentation.explanations import explanation_view, input_rows, score_rows
 from reviewapp.presentation.history import progress_text
 from reviewapp.presentation.markdown import guidelines_view
+from reviewapp.presentation.opinions import (
+    OpinionOutcome,
+    opinion_outcome,
+    opinion_rows,
+    second_opinion_note,
+)
 from reviewapp.presentation.review import Outcome, decision_outcome
 from reviewapp.selectors.case_record import claim_history
 from reviewapp.selectors.cases import case_for_page
 from reviewapp.selectors.comments import case_comments
 from reviewapp.selectors.guidelines import guidelines_current
 from reviewapp.selectors.history import review_progress
+from reviewapp.selectors.opinions import case_opinions
 from reviewapp.selectors.queue import queue_overview, review_models_for
 from reviewapp.services.access import capability_require, case_for_user, model_for_user
 from reviewapp.services.audit import case_views_record
@@ -55,6 +63,7 @@ from reviewapp.validation import text_problem
 BLIND_REASON_NEEDED = (
     "Your label differs from the model's answer: choose the reason for it, then save again."
 )
+Shown = Outcome | OpinionOutcome  # what was just saved: a decision or one opinion
 HOME_TEMPLATE = "reviewapp/review/home.html"
 CASE_TEMPLATE = "reviewapp/review/case.html"
 MAX_NOTE_CHARS = 5000
@@ -108,7 +117,7 @@ def _case_context(
     errors: dict | None = None,
     open_panel: str = "",
     posted: dict | None = None,
-    outcome: Outcome | None = None,
+    outcome: Shown | None = None,
     note: str = "",
 ) -> dict[str, Any]:
     """Everything the case panel shows. A blind case carries no trace of the model's answer
@@ -127,6 +136,7 @@ def _case_context(
         )
     )
     labels = list(case.ml_model.labels)
+    opinions = case_opinions(case) if user_may_see_opinions(user, case) else []
     guidelines = guidelines_view(
         guidelines_current(case.ml_model), labels=labels, reason_codes=list(policy.reason_codes)
     )
@@ -150,6 +160,8 @@ def _case_context(
         "outcome": outcome,
         "note": note,
         "is_lead": user_has(user, Capability.LEAD, case.ml_model),
+        "opinions": opinion_rows(opinions),
+        "second_opinion": "" if blind else second_opinion_note(case, shown_count=None),
         "progress": progress_text(review_progress(user=user, ml_model=case.ml_model)),
         **comments_context(
             case_comments(case),
@@ -174,7 +186,7 @@ def _render_case(
     return response
 
 
-def _home_context(user: User, *, outcome: Outcome | None = None, note: str = "") -> dict:
+def _home_context(user: User, *, outcome: Shown | None = None, note: str = "") -> dict:
     is_lead = user_has(user, Capability.LEAD)
     if is_lead:
         rows = [
@@ -198,7 +210,7 @@ def _home_context(user: User, *, outcome: Outcome | None = None, note: str = "")
 
 
 def _render_home(
-    request: HttpRequest, *, outcome: Outcome | None = None, note: str = ""
+    request: HttpRequest, *, outcome: Shown | None = None, note: str = ""
 ) -> HttpResponse:
     """The landing panel (for htmx, after a skip or when a queue ran dry)."""
     context = _home_context(request.user, outcome=outcome, note=note)
@@ -211,7 +223,7 @@ def _render_home(
 
 
 def _go_next(
-    request: HttpRequest, *, ml_model: MLModel, outcome: Outcome | None = None, note: str = ""
+    request: HttpRequest, *, ml_model: MLModel, outcome: Shown | None = None, note: str = ""
 ) -> HttpResponse:
     """Claim the next case of the model and show it; the landing page when none waits. With
     htmx the panel is swapped in (and the address bar follows); without, a redirect."""
@@ -312,6 +324,9 @@ def review_decide(request: HttpRequest, case_id: int) -> HttpResponse:
             open_panel="override",
             posted=post,
         )
+    if isinstance(decision, CaseOpinion):  # one of several independent opinions
+        outcome = opinion_outcome(decision.case, decision)
+        return _go_next(request, ml_model=case.ml_model, outcome=outcome)
     return _go_next(request, ml_model=case.ml_model, outcome=decision_outcome(case, decision))
 
 

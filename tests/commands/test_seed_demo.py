@@ -10,28 +10,50 @@ from django.db.models import F
 from django.test import override_settings
 from django.utils import timezone
 
-from reviewapp.management.demo import DEFAULT_DEMO_PASSWORD
+from reviewapp.management.demo import DEFAULT_DEMO_PASSWORD, DEMO_MODELS, ESCALATION_NOTE
 from reviewapp.models import (
     ApiToken,
     AuditEvent,
     Case,
     CaseStatus,
+    Comment,
     Decision,
+    GuidelineVersion,
     MLModel,
+    ModelDocumentation,
     ModelVersion,
+    Outcome,
     PolicyStatus,
     Role,
     RoutingPolicy,
     Team,
     User,
+    VersionStatus,
 )
+from reviewapp.selectors.metrics import adoption_metrics
+from reviewapp.selectors.quality import quality_metrics
 from reviewapp.services.queue import case_claim_next, cases_escalate_overdue, cases_expire
+from reviewapp.services.retention import retention_apply
 
 pytestmark = pytest.mark.django_db
 
 # Tests run with DEBUG off, where seed_demo needs a password of its own.
 PASSWORD = "a-long-demo-passphrase-42"
-COUNTED = (Team, User, MLModel, ModelVersion, RoutingPolicy, Case, Decision, ApiToken, AuditEvent)
+COUNTED = (
+    Team,
+    User,
+    MLModel,
+    ModelVersion,
+    RoutingPolicy,
+    Case,
+    Decision,
+    ApiToken,
+    AuditEvent,
+    Comment,
+    GuidelineVersion,
+    ModelDocumentation,
+    Outcome,
+)
 
 
 def _counts() -> dict[str, int]:
@@ -97,7 +119,7 @@ def test_seed_demo_builds_a_realistic_world():
         assert ml_model.input_schema
         cases = Case.objects.filter(ml_model=ml_model)
         assert 300 <= cases.count() <= 600
-        assert ml_model.versions.count() == 2
+        assert ml_model.versions.count() == 3  # two approved, one waiting for approval
         case = cases.filter(status=CaseStatus.QUEUED).first()
         explanation = case.explanation
         assert explanation["method"] == "linear"
@@ -159,6 +181,129 @@ def test_seed_demo_uses_the_demo_default_with_debug_on(monkeypatch):
     assert User.objects.get(username="lead").check_password(DEFAULT_DEMO_PASSWORD)
 
 
+def _thread(case: Case) -> list[tuple[str, str]]:
+    return [(c.author.username, c.text) for c in case.comments.order_by("created_at", "id")]
+
+
+def _story_checks() -> None:
+    """Every story element of the demo (issues #9 and #10), per model."""
+    owner, manager = User.objects.get(username="owner"), User.objects.get(username="manager")
+    today = timezone.localdate()
+    for spec in DEMO_MODELS:
+        ml_model = MLModel.objects.get(slug=spec.slug)
+        cases = Case.objects.filter(ml_model=ml_model)
+        policy = RoutingPolicy.objects.get(ml_model=ml_model, status=PolicyStatus.ACTIVE)
+
+        # Guidelines: Markdown text, every label and every reason code defined, by the owner.
+        guidelines = GuidelineVersion.objects.get(ml_model=ml_model)
+        assert guidelines.text.startswith("## ")
+        assert guidelines.created_by == owner
+        assert set(guidelines.label_definitions) == set(ml_model.labels)  # jsonb: no order
+        assert set(guidelines.reason_definitions) == set(policy.reason_codes)
+
+        # A conversation on the escalated case: the note, the lead's reply mentioning the
+        # reviewer, the reviewer's answer.
+        escalated = cases.get(status=CaseStatus.ESCALATED, escalation_note=ESCALATION_NOTE)
+        thread = _thread(escalated)
+        assert [who for who, _ in thread] == ["reviewer", "lead", "reviewer"]
+        assert thread[0][1] == ESCALATION_NOTE
+        assert thread[1][1].startswith("@reviewer ")
+        reply = escalated.comments.get(author__username="lead")
+        assert list(reply.mentions.values_list("username", flat=True)) == ["reviewer"]
+
+        # Model cards on every version; the rollout approved by a manager (four eyes); a
+        # later version sent by the service account, waiting for a manager's approval.
+        versions = {v.version: v for v in ml_model.versions.all()}
+        assert set(versions) == {spec.versions[0][0], spec.versions[1][0], spec.candidate[0]}
+        assert all(v.documentation.exists() for v in versions.values())
+        rollout = versions[spec.versions[1][0]]
+        assert (rollout.status, rollout.activated_by) == (VersionStatus.ACTIVE, manager)
+        candidate = versions[spec.candidate[0]]
+        assert candidate.status == VersionStatus.CANDIDATE
+        assert candidate.activation_proposed_by == owner
+        assert candidate.activation_proposed_at is not None
+        waiting = cases.filter(model_version=candidate, status=CaseStatus.QUEUED)
+        assert waiting.count() >= 3
+        assert all("candidate_version" in c.routing_reasons for c in waiting)
+        assert {c.submitted_by.role for c in waiting} == {Role.SERVICE_ACCOUNT}
+
+        # Ground truth for most of the finished history: "Did review help?" has figures.
+        finished = cases.filter(status__in=[CaseStatus.DECIDED, CaseStatus.AUTO_APPROVED])
+        outcomes = Outcome.objects.filter(ml_model=ml_model)
+        assert outcomes.count() >= 0.5 * finished.count()
+        quality = quality_metrics(
+            ml_model=ml_model, date_from=today - timedelta(days=30), date_to=today
+        )
+        assert quality["outcomes"] == outcomes.count()
+        assert quality["auto_approved"]["n"] >= 30
+        assert quality["auto_approved"]["model_accuracy"] is not None
+        assert quality["reviewed"]["n"] >= 100
+        assert quality["review_gain"] is not None
+
+        # Segments declared before the cases came in: each case carries its segment.
+        assert ml_model.segment_fields == list(spec.segment_fields)
+        field = spec.segment_fields[0]
+        assert all(field in c.segments for c in cases.only("segments"))
+
+    tumour = MLModel.objects.get(slug="tumour-triage")
+    quality = quality_metrics(ml_model=tumour, date_from=today - timedelta(days=30), date_to=today)
+    assert quality["review_gain"] > 0  # reviewers caught more than they broke
+
+    # A planted gap: at riverside the model is wrong far more often (outcomes and overrides).
+    def rates(*, riverside: bool) -> tuple[float, float]:
+        there = {"case__segments__site": "riverside"}
+        outcomes = Outcome.objects.filter(ml_model=tumour).select_related("case")
+        decisions = Decision.objects.filter(ml_model=tumour)
+        if riverside:
+            outcomes, decisions = outcomes.filter(**there), decisions.filter(**there)
+        else:
+            outcomes, decisions = outcomes.exclude(**there), decisions.exclude(**there)
+        wrong = sum(o.label != o.case.predicted_label for o in outcomes)
+        overrides = decisions.filter(action="override").count()
+        return wrong / len(outcomes), overrides / decisions.count()
+
+    error_there, override_there = rates(riverside=True)
+    error_elsewhere, override_elsewhere = rates(riverside=False)
+    assert error_there - error_elsewhere >= 0.10
+    assert override_there > override_elsewhere
+    # ... which the dashboards' segment figures flag, and only there.
+    month = {"date_from": today - timedelta(days=30), "date_to": today}
+    flagged = {
+        (slug, row["value"])
+        for slug in ("tumour-triage", "wine-provenance")
+        for rows in adoption_metrics(ml_models=[MLModel.objects.get(slug=slug)], **month)[
+            "by_segment"
+        ].values()
+        for row in rows
+        if row["disparity"]
+    }
+    assert flagged == {("tumour-triage", "riverside")}
+
+    # Personal data and retention: the patient reference is a declared personal field, and
+    # the retention period keeps every demo case (the retention job removes nothing).
+    assert tumour.pii_fields == ["patient_ref"]
+    assert tumour.retention_days == 365
+    assert all(
+        c.metadata["patient_ref"].startswith("PT-")
+        for c in Case.objects.filter(ml_model=tumour).only("metadata")
+    )
+    assert retention_apply().cases == 0
+
+
+def test_seed_demo_tells_the_story_and_a_second_run_changes_nothing():
+    """Full seed: guidelines, a comment thread on the escalation, outcomes with review gain,
+    a candidate version waiting for approval (documented), segments with a planted gap,
+    personal-data and retention settings. Seeded again at once, nothing changes."""
+    _seed()
+    _story_checks()
+    before = _counts()
+    output = _seed()
+    assert _counts() == before
+    assert "(0 new)" in output
+    assert output.count("waits for a manager's approval") == 2
+    _story_checks()
+
+
 def _waiting() -> list[Case]:
     return list(Case.objects.filter(status__in=[CaseStatus.QUEUED, CaseStatus.ESCALATED]))
 
@@ -172,6 +317,16 @@ def _assert_fresh_queue() -> None:
     assert sum(c.is_blind for c in waiting if c.status == CaseStatus.QUEUED) >= 3
     escalated = [c for c in waiting if c.status == CaseStatus.ESCALATED]
     assert any(c.escalation_source == "reviewer" and c.escalation_note for c in escalated)
+    for spec in DEMO_MODELS:
+        thread = Case.objects.get(
+            ml_model__slug=spec.slug,
+            status=CaseStatus.ESCALATED,
+            escalation_note=ESCALATION_NOTE,
+        )
+        assert [who for who, _ in _thread(thread)] == ["reviewer", "lead", "reviewer"]
+        version = ModelVersion.objects.get(ml_model__slug=spec.slug, version=spec.candidate[0])
+        assert version.activation_proposed_at is not None
+        assert any(c.model_version_id == version.pk for c in waiting)
 
 
 def test_seed_demo_leaves_a_fresh_queue_days_later():

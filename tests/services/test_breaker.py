@@ -33,7 +33,7 @@ from reviewapp.services.breaker import (
 from reviewapp.services.health import tripwire_create, tripwires_check
 from reviewapp.services.intake import cases_submit
 from reviewapp.services.versions import version_activation_decide, version_activation_propose
-from tests.factories import case_payload, make_user
+from tests.factories import case_payload, make_documentation, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -183,6 +183,7 @@ def test_version_approved_while_suspended_waits_for_the_lift(
     submit_one(ml_model, service_account, model_version="3.0.0")
     automation_suspend(ml_model=ml_model, actor=manager, reason="x")
     candidate = ModelVersion.objects.get(ml_model=ml_model, version="3.0.0")
+    make_documentation(candidate, model_owner)
     version_activation_propose(version=candidate, proposer=model_owner)
     approved = version_activation_decide(version=candidate, manager=manager, approve=True)
     assert approved.status == VersionStatus.SUSPENDED

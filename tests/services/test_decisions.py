@@ -167,10 +167,13 @@ def test_reopen_supersedes_the_decision_and_requeues(ml_model, reviewer, lead):
     (event,) = AuditEvent.objects.filter(action="case.reopened", target_id=str(case.pk))
     assert event.changes["note"] == "Label policy changed."
     assert event.changes["status"] == ["decided", "queued"]
-    again = case_claim_next(ml_model=ml_model, reviewer=reviewer)
+    # Claims never serve a case to the person who decided it: another reviewer takes it.
+    assert case_claim_next(ml_model=ml_model, reviewer=reviewer) is None
+    other = make_user(Role.REVIEWER, team=ml_model.team, username="ron")
+    again = case_claim_next(ml_model=ml_model, reviewer=other)
     assert again.pk == case.pk
     second = case_decide(
-        case=again, reviewer=reviewer, action="override", final_label="legit", reason_code="policy"
+        case=again, reviewer=other, action="override", final_label="legit", reason_code="policy"
     )
     assert Decision.objects.filter(case_id=case.pk, superseded_at__isnull=True).get() == second
     with pytest.raises(Conflict):

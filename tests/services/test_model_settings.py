@@ -59,3 +59,14 @@ def test_a_manager_may_not_configure(ml_model, manager):
         model_configure(ml_model=ml_model, actor=manager, retention_days=1)
     assert MLModel.objects.get(pk=ml_model.pk).retention_days is None
     assert AuditEvent.objects.filter(action="permission.denied").exists()
+
+
+def test_a_personal_data_field_cannot_be_a_segment(ml_model, model_owner):
+    """Segment values outlive retention and show on dashboards: personal fields are refused."""
+    model_configure(ml_model=ml_model, actor=model_owner, pii_fields=["patient_ref"])
+    with pytest.raises(InvalidInput) as caught:
+        model_configure(
+            ml_model=ml_model, actor=model_owner, segment_fields=["site", "patient_ref"]
+        )
+    assert "patient_ref" in caught.value.message
+    assert MLModel.objects.get(pk=ml_model.pk).segment_fields == []

@@ -26,7 +26,7 @@ from reviewapp.services.versions import (
     version_retire,
     version_rollback,
 )
-from tests.factories import case_payload
+from tests.factories import case_payload, make_documentation
 
 pytestmark = pytest.mark.django_db
 
@@ -75,6 +75,7 @@ def test_candidate_case_is_queued_then_auto_approves_after_approval(
     assert case.routing_reasons == [RoutingReason.CANDIDATE_VERSION]
     assert case.routing_detail.startswith("Version 2.0.0 is a candidate")
     candidate = version(ml_model, "2.0.0")
+    make_documentation(candidate, model_owner)
     version_activation_propose(version=candidate, proposer=model_owner, note="shadow looks good")
     still = submit_one(ml_model, service_account, "2.0.0", confidence=CONFIDENT)
     assert still.status == CaseStatus.QUEUED, "a proposal alone changes nothing"
@@ -105,6 +106,7 @@ def test_activation_needs_an_owner_to_propose_and_another_manager_to_approve(
             version_activation_propose(version=candidate, proposer=person)
     with pytest.raises(Conflict):
         version_activation_decide(version=candidate, manager=manager, approve=True)
+    make_documentation(candidate, model_owner)
     version_activation_propose(version=candidate, proposer=model_owner)
     with pytest.raises(Conflict):
         version_activation_propose(version=candidate, proposer=model_owner)
@@ -171,6 +173,7 @@ def test_rollback_retires_the_new_version_and_restores_the_old_one(
     submit_one(ml_model, service_account, "1.0.0")
     submit_one(ml_model, service_account, "2.0.0")
     new = version(ml_model, "2.0.0")
+    make_documentation(new, model_owner)
     version_activation_propose(version=new, proposer=model_owner)
     version_activation_decide(version=new, manager=manager, approve=True)
     version_retire(version=version(ml_model, "1.0.0"), actor=model_owner)

@@ -16,7 +16,7 @@ from reviewapp.services.breaker import automation_suspend
 from reviewapp.services.decisions import case_decide
 from reviewapp.services.queue import case_claim_next
 from reviewapp.services.versions import version_activation_propose
-from tests.factories import make_cases, make_user
+from tests.factories import make_cases, make_documentation, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -33,10 +33,9 @@ def two_versions(ml_model):
     make_cases(ml_model, 3, model_version="1.0.0", confidence=0.5)
     make_cases(ml_model, 2, model_version="1.0.0", confidence=0.95)
     make_cases(ml_model, 1, model_version="2.0.0", confidence=0.95)
-    return (
-        ModelVersion.objects.get(ml_model=ml_model, version="1.0.0"),
-        ModelVersion.objects.get(ml_model=ml_model, version="2.0.0"),
-    )
+    candidate = ModelVersion.objects.get(ml_model=ml_model, version="2.0.0")
+    make_documentation(candidate)  # activation needs it
+    return ModelVersion.objects.get(ml_model=ml_model, version="1.0.0"), candidate
 
 
 def decide(ml_model, reviewer, *, override: bool) -> None:

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from reviewapp.management.demo import DEFAULT_DEMO_PASSWORD, DEMO_PEOPLE, demo_seed
-from reviewapp.models import Case, CaseStatus, Decision
+from reviewapp.models import Case, CaseStatus, Decision, ModelVersion, VersionStatus
 
 PASSWORD_ENV = "REVIEWAPP_DEMO_PASSWORD"  # noqa: S105 - the name of a variable, not a secret
 
@@ -17,7 +17,9 @@ class Command(BaseCommand):
     help = (
         "Seed demo data: teams, one person per role (reviewer, reviewer2, lead, manager, owner, "
         "auditor, admin), two models trained now with scikit-learn on its bundled data sets "
-        "(tumour-triage, wine-provenance) with a month of cases and review history. Idempotent: "
+        "(tumour-triage, wine-provenance) with a month of cases and review history, guidelines, "
+        "a comment thread on an escalation, ground truth, segments with a planted gap, and a "
+        "later model version waiting for a manager's approval. Idempotent: "
         f"a second run changes nothing. Passwords come from --password or {PASSWORD_ENV}; the "
         "demo default is used only with DEBUG on. They are printed only in the embedded mode."
     )
@@ -64,6 +66,13 @@ class Command(BaseCommand):
                 f"{waiting} waiting, {decided} decisions ({result.decisions_created} new); "
                 f"service account {result.service_account}"
             )
+            waiting_versions = ModelVersion.objects.filter(
+                ml_model__slug=result.slug,
+                status=VersionStatus.CANDIDATE,
+                activation_proposed_at__isnull=False,
+            ).values_list("version", flat=True)
+            for version in waiting_versions:
+                self.stdout.write(f"  version {version} waits for a manager's approval")
             if result.token and show_secrets:
                 self.stdout.write(f"  token for {result.service_account}: {result.token}")
         self.stdout.write(f"Done in {time.monotonic() - started:.1f} s.")

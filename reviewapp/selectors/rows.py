@@ -8,11 +8,20 @@ the same SQL with the call's values and builds the objects with Django's own mac
 (``Model.from_db``, the select_related populators, the fields' converters), so the objects
 are those ``builder(*values).first()`` gives: same columns, same joins, same one query.
 
-A builder must be a module-level function whose values appear in the SQL as exactly its
-parameters, in order (``filter(digest=value)``, ``filter(slug=value)``); the first
-compilation checks this, and any builder or value that does not fit (None, which compiles to
-``IS NULL``; integers beyond 32 bits, which Django answers itself) is simply read through the
-ORM. ``row_values`` does the same for ``values_list()`` reads.
+A builder must be a module-level function whose SQL does not depend on its values; its
+values appear among the SQL's parameters (each any number of times, next to constants such
+as a status). The first compilation finds where: it compiles the builder again with other
+("probe") values, and a parameter that changed must be exactly one value, in both
+compilations; the SQL must be the same text. Any builder or value that does not fit (None,
+which compiles to ``IS NULL``; integers beyond 32 bits, which Django answers itself; a
+datetime the backend turns into text) is simply read through the ORM. ``row_values`` does
+the same for ``values_list()`` reads, ``row_list`` for several model rows.
+
+``row_insert`` is the write side: ``obj.save(force_insert=True)`` for a new row, with the
+INSERT compiled once per model and database; the values are prepared per call by the
+fields' own ``pre_save`` / ``get_db_prep_save``, so the row written is the one ``save()``
+writes (same columns, same values). Models with save signal receivers or parents, and
+values that are expressions, go through ``save()``.
 """
 
 from __future__ import annotations
@@ -20,10 +29,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import connections, models
-from django.db.models.query import get_related_populators
+from django.db import connections, models, transaction
+from django.db.models import signals
+from django.db.models.query import ValuesListIterable, get_related_populators
+from django.db.models.sql import InsertQuery
 from django.db.transaction import TransactionManagementError
 
 Builder = Callable[..., models.QuerySet]
@@ -39,6 +51,10 @@ class _Plan:
     converters: list[tuple[int, list, Any]]
     populators: list
     for_update: bool
+    slots: tuple[tuple[int, Any], ...]  # per parameter: (index of the value, or -1; constant)
+
+    def params(self, values: tuple) -> tuple:
+        return tuple(values[i] if i >= 0 else constant for i, constant in self.slots)
 
 
 _plans: dict[tuple[Builder, str, str], _Plan | None] = {}
@@ -46,20 +62,63 @@ _plans_lock = threading.Lock()
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
 
 
-def _plan_make(builder: Builder, values: tuple, using: str, first: bool) -> _Plan | None:
+def _probe(value: Any, index: int) -> Any:
+    """Another value of the same type, different for each INDEX (two equal values must stay
+    apart), to see where a value lands among the parameters."""
+    step = 7919 * (index + 1)
+    if type(value) is int:
+        return value + step if value < _INT_MAX - step else value - step
+    if type(value) is str:
+        return f"{value}\u2063probe{index}"
+    return value + timedelta(days=index + 1, microseconds=7)
+
+
+def _slots(builder: Builder, values: tuple, sql: str, params: tuple, first: bool, using: str):
+    """Where each of the SQL's parameters comes from (see the module docstring), or None."""
+    probes = tuple(_probe(value, i) for i, value in enumerate(values))
+    probe_sql, probe_params = _compiled(builder, probes, first, using)[1:3]
+    if probe_sql != sql or len(probe_params) != len(params):
+        return None
+    slots = []
+    for param, probe in zip(params, probe_params, strict=True):
+        if type(param) is type(probe) and param == probe:
+            slots.append((-1, param))
+            continue
+        sources = [i for i, p in enumerate(probes) if type(p) is type(probe) and p == probe]
+        if len(sources) != 1 or type(param) is not type(values[sources[0]]):
+            return None
+        if param != values[sources[0]]:
+            return None
+        slots.append((sources[0], None))
+    return tuple(slots)
+
+
+def _compiled(builder: Builder, values: tuple, first: bool, using: str) -> tuple:
     queryset = builder(*values)
     if first and not queryset.query.is_sliced:
         queryset = queryset[:1]
     compiler = queryset.query.get_compiler(using=using)
     sql, params = compiler.as_sql()
-    if list(params) != list(values) or compiler.annotation_col_map:
+    return queryset, sql, tuple(params), compiler
+
+
+def _plan_make(builder: Builder, values: tuple, using: str, first: bool) -> _Plan | None:
+    queryset, sql, params, compiler = _compiled(builder, values, first, using)
+    slots = _slots(builder, values, sql, params, first, using)
+    if slots is None:
         return None
     select, klass_info = compiler.select, compiler.klass_info
     converters = compiler.get_converters([column[0] for column in select])
     converters = [(pos, convs, expression) for pos, (convs, expression) in converters.items()]
     for_update = bool(queryset.query.select_for_update)
-    if klass_info is None:  # values_list(): the rows as tuples
-        return _Plan(sql, None, [], 0, 0, converters, [], for_update)
+    if queryset._iterable_class is ValuesListIterable:
+        # values_list(): the rows as tuples of the selected columns, in order (Django 5.2
+        # reports the named columns as annotations, and sets klass_info all the same).
+        if compiler.has_extra_select or len(select) != len(queryset._fields or select):
+            return None
+        return _Plan(sql, None, [], 0, 0, converters, [], for_update, slots)
+    if klass_info is None or compiler.annotation_col_map:
+        return None
     select_fields = klass_info["select_fields"]
     start, end = select_fields[0], select_fields[-1] + 1
     return _Plan(
@@ -71,14 +130,17 @@ def _plan_make(builder: Builder, values: tuple, using: str, first: bool) -> _Pla
         converters=converters,
         populators=get_related_populators(klass_info, select, using),
         for_update=for_update,
+        slots=slots,
     )
 
 
 def _fits(value: Any) -> bool:
-    """A value the compiled SQL takes as is: a string, or an integer a database column can
-    hold (Django answers "no rows" for larger ones without asking the database)."""
+    """A value the compiled SQL takes as is: a string, an aware datetime, or an integer a
+    database column can hold (Django answers "no rows" for larger ones without asking)."""
     if type(value) is int:
         return _INT_MIN <= value <= _INT_MAX
+    if type(value) is datetime:
+        return value.tzinfo is not None
     return type(value) is str
 
 
@@ -101,7 +163,7 @@ def _rows(plan: _Plan, values: tuple, using: str) -> list[list]:
             "select_for_update cannot be used outside of a transaction."
         )
     with connection.cursor() as cursor:
-        cursor.execute(plan.sql, values)
+        cursor.execute(plan.sql, plan.params(values))
         rows = [list(row) for row in cursor.fetchall()]
     for row in rows:
         for pos, convs, expression in plan.converters:
@@ -128,6 +190,21 @@ def row_first(builder: Builder, *values: Any, using: str = "default") -> Any:
     return obj
 
 
+def row_list(builder: Builder, *values: Any, using: str = "default") -> list:
+    """``list(builder(*values))`` (a sliced queryset of model objects), without compiling the
+    SQL again."""
+    plan = _plan(builder, values, using, first=False)
+    if plan is None or plan.model is None:
+        return list(builder(*values))
+    objs = []
+    for row in _rows(plan, values, using):
+        obj = plan.model.from_db(using, plan.init_list, row[plan.start : plan.end])
+        for populator in plan.populators:
+            populator.populate(row, obj)
+        objs.append(obj)
+    return objs
+
+
 def row_values(builder: Builder, *values: Any, using: str = "default") -> list[tuple]:
     """The rows of ``builder(*values)``, a ``values_list()`` queryset, as tuples, without
     compiling the SQL again."""
@@ -135,3 +212,93 @@ def row_values(builder: Builder, *values: Any, using: str = "default") -> list[t
     if plan is None or plan.model is not None:
         return [tuple(row) for row in builder(*values)]
     return [tuple(row) for row in _rows(plan, values, using)]
+
+
+@dataclass(frozen=True)
+class _InsertPlan:
+    sql: str
+    fields: list[models.Field]
+    returning: list[models.Field]
+    returning_params: tuple
+    converters: dict
+
+
+_insert_plans: dict[tuple[type[models.Model], str, str], _InsertPlan | None] = {}
+
+
+def _insert_values(plan: _InsertPlan, obj: models.Model, connection: Any) -> list | None:
+    """The INSERT's values as ``SQLInsertCompiler`` prepares them, or None for an expression
+    (whose SQL would not be a plain placeholder)."""
+    values = []
+    for field in plan.fields:
+        value = field.pre_save(obj, True)
+        if hasattr(value, "resolve_expression"):
+            return None
+        values.append(field.get_db_prep_save(value, connection=connection))
+    return values
+
+
+def _insert_plan_make(obj: models.Model, using: str) -> _InsertPlan | None:
+    opts = obj._meta
+    model = type(obj)
+    if opts.parents or signals.pre_save.has_listeners(model):
+        return None
+    if signals.post_save.has_listeners(model) or obj.pk is not None:
+        return None
+    fields = [f for f in opts.local_concrete_fields if f is not opts.auto_field]
+    if any(hasattr(f, "get_placeholder") for f in fields):
+        return None
+    query = InsertQuery(model)
+    query.insert_values(fields, [obj])
+    compiler = query.get_compiler(using=using)
+    returning = list(opts.db_returning_fields)
+    compiler.returning_fields = returning
+    statements = compiler.as_sql()
+    connection = connections[using]
+    if len(statements) != 1 or not connection.features.can_return_columns_from_insert:
+        return None
+    sql, params = statements[0]
+    plan = _InsertPlan(
+        sql=sql,
+        fields=fields,
+        returning=returning,
+        returning_params=tuple(compiler.returning_params),
+        converters=compiler.get_converters([f.get_col(opts.db_table) for f in returning]),
+    )
+    values = _insert_values(plan, obj, connection)
+    if values is None or [*values, *plan.returning_params] != list(params):
+        return None
+    return plan
+
+
+def row_insert(obj: models.Model, *, using: str = "default") -> models.Model:
+    """``obj.save(force_insert=True)`` for a new row (no primary key yet) without compiling the
+    INSERT again: the database fills the primary key (and any other returning column), and
+    the object reads as saved. Falls back to ``save()`` for what the plan cannot take."""
+    connection = connections[using]
+    key = (type(obj), using, connection.vendor)
+    try:
+        plan = _insert_plans[key]
+    except KeyError:
+        with _plans_lock:
+            plan = _insert_plans[key] = _insert_plan_make(obj, using)
+    values = None
+    if plan is not None and obj.pk is None:
+        obj._prepare_related_fields_for_save(operation_name="save")
+        values = _insert_values(plan, obj, connection)
+    if values is None:
+        obj.save(force_insert=True, using=using)
+        return obj
+    # As save_base: a failed INSERT inside atomic() marks the block for rollback.
+    with transaction.mark_for_rollback_on_error(using), connection.cursor() as cursor:
+        cursor.execute(plan.sql, (*values, *plan.returning_params))
+        row = connection.ops.fetch_returned_insert_columns(cursor, plan.returning_params)
+    row = list(row)
+    for pos, (convs, expression) in plan.converters.items():
+        for converter in convs:
+            row[pos] = converter(row[pos], expression, connection)
+    for value, field in zip(row, plan.returning, strict=True):
+        setattr(obj, field.attname, value)
+    obj._state.adding = False
+    obj._state.db = using
+    return obj

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from reviewapp.models import AuditEvent, AuditSeal, Case, User
 from reviewapp.request_context import request_context_current
+from reviewapp.selectors.rows import row_insert
 from reviewapp.services.audit_anchor import anchor_append, seal_head
 
 GENESIS_HASH = "0" * 64
@@ -73,7 +74,9 @@ def audit_record(
     changes: dict | None = None,
 ) -> AuditEvent:
     """Write one audit event in the caller's transaction. Call it inside the same
-    ``transaction.atomic`` block as the change it records."""
+    ``transaction.atomic`` block as the change it records. The INSERT is compiled once
+    (``selectors.rows.row_insert``: the same columns and values as ``save()``, so the event
+    and its digest are unchanged); every claim and decision writes one."""
     event = audit_event_build(
         actor=actor,
         action=action,
@@ -82,8 +85,7 @@ def audit_record(
         target_id=target_id,
         changes=changes,
     )
-    event.save(force_insert=True)
-    return event
+    return row_insert(event)
 
 
 _EVENT_FIELDS = [f for f in AuditEvent._meta.concrete_fields if not f.primary_key]

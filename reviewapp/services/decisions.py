@@ -25,6 +25,7 @@ from reviewapp.errors import Conflict, InvalidInput
 from reviewapp.models import Case, CaseOpinion, CaseStatus, Decision, DecisionAction, User
 from reviewapp.permissions import Capability, user_can_decide, user_has
 from reviewapp.selectors.guidelines import guidelines_version_number
+from reviewapp.selectors.rows import row_insert
 from reviewapp.services.access import refusals_audited
 from reviewapp.services.audit import audit_record
 from reviewapp.services.opinions import (
@@ -154,19 +155,22 @@ def case_decide(
             return given.opinion
         opinions = len(given.opinions)
     claimed_at = case.claimed_at or now
-    decision = Decision.objects.create(
-        case=case,
-        ml_model=case.ml_model,
-        reviewer=reviewer,
-        action=action,
-        final_label=final_label,
-        reason_code=reason_code,
-        feedback=(feedback or "")[:MAX_FEEDBACK_CHARS],
-        explanation_helpful=explanation_helpful,
-        time_spent_ms=max(0, int((now - claimed_at).total_seconds() * 1000)),
-        was_blind=case.is_blind,
-        decided_at=now,
-        guidelines_version=guidelines_version_number(case.ml_model_id),
+    # The INSERT is compiled once (selectors.rows.row_insert; the row save() would write).
+    decision = row_insert(
+        Decision(
+            case=case,
+            ml_model=case.ml_model,
+            reviewer=reviewer,
+            action=action,
+            final_label=final_label,
+            reason_code=reason_code,
+            feedback=(feedback or "")[:MAX_FEEDBACK_CHARS],
+            explanation_helpful=explanation_helpful,
+            time_spent_ms=max(0, int((now - claimed_at).total_seconds() * 1000)),
+            was_blind=case.is_blind,
+            decided_at=now,
+            guidelines_version=guidelines_version_number(case.ml_model_id),
+        )
     )
     before = {"status": case.status, "assigned_to": reviewer.pk}
     Case.objects.filter(pk=case.pk).update(

@@ -49,6 +49,7 @@ from reviewapp.permissions import (
     user_can_take_escalated,
     user_has,
 )
+from reviewapp.selectors.rows import row_list
 from reviewapp.services.access import refusals_audited, refuse
 from reviewapp.services.audit import audit_event_build, audit_record, audit_record_many
 from reviewapp.services.comments import escalation_comment_write
@@ -284,6 +285,19 @@ def _claim_from(*, ml_model: MLModel, reviewer: User, now: datetime, lead: bool)
     return None
 
 
+def _held_claims(ml_model_id: int, reviewer_id: int, now: datetime) -> QuerySet[Case]:
+    """The reviewer's claims on the model (first) and a few leases that ran out. Read with
+    ``row_list``, which compiles the SQL once: every claim runs it."""
+    return (
+        Case.objects.filter(status=CaseStatus.ASSIGNED, ml_model_id=ml_model_id)
+        .filter(Q(assigned_to_id=reviewer_id) | Q(lease_expires_at__lte=now))
+        .only(*HELD_FIELDS)
+        .order_by(Case_(When(assigned_to_id=reviewer_id, then=0), default=1), "lease_expires_at")[
+            :20
+        ]
+    )
+
+
 def _serialise_per_reviewer(*, reviewer: User, ml_model: MLModel) -> None:
     """Two concurrent claims by one reviewer on one model must not both lease a case: on
     PostgreSQL they queue on a transaction-scoped advisory lock (SQLite serialises writers)."""
@@ -312,12 +326,7 @@ def case_claim_next(*, ml_model: MLModel, reviewer: User) -> Case | None:
     now = timezone.now()
     with transaction.atomic():
         _serialise_per_reviewer(reviewer=reviewer, ml_model=ml_model)
-        held = list(
-            Case.objects.filter(status=CaseStatus.ASSIGNED, ml_model=ml_model)
-            .filter(Q(assigned_to=reviewer) | Q(lease_expires_at__lte=now))
-            .only(*HELD_FIELDS)
-            .order_by(Case_(When(assigned_to=reviewer, then=0), default=1), "lease_expires_at")[:20]
-        )
+        held = row_list(_held_claims, ml_model.pk, reviewer.pk, now)
         for case in held:
             if claim_is_live(case, reviewer, now=now):
                 return _served(Case.objects.filter(pk=case.pk)).get()

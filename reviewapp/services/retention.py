@@ -5,9 +5,7 @@ What is removed (``case_content_remove``), for a case whose model has ``retentio
 that many days have passed since it was decided, auto-approved or expired, or at once for one
 case on request (``case_erase``):
 
-- the case's ``input`` and ``metadata`` (to ``{}``) and ``explanation`` (to null); the
-  segment values of fields that hold personal data (``pii_fields``) are replaced by their
-  salted hash, so segment figures still group them;
+- the case's ``input`` and ``metadata`` (to ``{}``) and ``explanation`` (to null);
 - the free text people wrote about it: ``feedback`` of its decisions and independent opinions
   (to ``""``), its comments (the text replaced by a fixed note; the constraint keeps comments
   non-empty), its escalation note;
@@ -17,7 +15,8 @@ case on request (``case_erase``):
 
 What is kept: labels (predicted, final, reason codes, outcomes), confidence and scores,
 timestamps, status, routing reasons and text (feature names, never values), the body digest,
-segment values of non-personal fields, rollups and drift baselines (aggregates; personal-data
+segment values (a personal-data field is never a segment field: ``model_configure``
+refuses it), rollups and drift baselines (aggregates; personal-data
 fields are never part of a baseline), and the audit log, whose events never hold input values
 (they name fields and carry counts, ids and digests). People's notes recorded in audit events
 (escalation and reopen reasons) are part of the append-only record and stay.
@@ -53,7 +52,6 @@ from reviewapp.models import (
     WebhookDelivery,
 )
 from reviewapp.permissions import user_can_erase_case
-from reviewapp.pii import pii_digest
 from reviewapp.services.access import refusals_audited, refuse
 from reviewapp.services.audit import audit_record
 from reviewapp.validation import text_problem
@@ -145,24 +143,6 @@ def _copies_scrub(*, lo: int, hi: int, now: datetime, redaction: str) -> None:
     FeedEvent.objects.bulk_update(changed_events, ["payload"], batch_size=1000)
 
 
-def _segments_mask(case_ids: list[int], pii_fields: Iterable[str]) -> None:
-    """Replace the kept segment values of personal-data fields by their salted hash."""
-    fields = set(pii_fields)
-    changed = []
-    for pk, segments in Case.objects.filter(pk__in=case_ids).values_list("pk", "segments"):
-        if not isinstance(segments, dict) or not fields & set(segments):
-            continue
-        masked = {
-            name: pii_digest(value)
-            if name in fields and isinstance(value, str | int | float)
-            else value
-            for name, value in segments.items()
-        }
-        if masked != segments:
-            changed.append(Case(pk=pk, segments=masked))
-    Case.objects.bulk_update(changed, ["segments"], batch_size=1000)
-
-
 def case_content_remove(
     *, ml_model: MLModel, lo: int, hi: int, due: Q, redaction: str, now: datetime
 ) -> list[int]:
@@ -193,8 +173,6 @@ def case_content_remove(
         .order_by("pk")
         .values_list("pk", flat=True)
     )
-    if set(ml_model.pii_fields or []) & set(ml_model.segment_fields or []):
-        _segments_mask(ids, ml_model.pii_fields)
     of_cases = _of_batch("case", **batch)
     Decision.objects.filter(**of_cases).exclude(feedback="").update(feedback="")
     CaseOpinion.objects.filter(**of_cases).exclude(feedback="").update(feedback="")

@@ -197,26 +197,6 @@ def test_retention_zero_days_and_no_retention(ml_model, model_owner, team):
     assert Case.objects.filter(ml_model=other, redacted_at__isnull=True).count() == 2
 
 
-def test_personal_segment_values_are_hashed_at_retention(ml_model, model_owner):
-    """A segment field that holds personal data keeps its grouping but not its value."""
-    model_configure(
-        ml_model=ml_model,
-        actor=model_owner,
-        retention_days=1,
-        pii_fields=["full_name"],
-        segment_fields=["full_name", "source"],
-    )
-    (case_id,) = make_cases(ml_model, 1, **_body("s", confidence=0.97))
-    case = Case.objects.get(pk=case_id)
-    case.segments = {"full_name": f"{MARK}-seg", "source": "checkout"}
-    case.save(update_fields=["segments"])
-    retention_apply(now=timezone.now() + timedelta(days=2))
-    case.refresh_from_db()
-    assert case.segments["source"] == "checkout"
-    assert case.segments["full_name"].startswith("pii:")
-    assert MARK not in case.segments["full_name"]
-
-
 def test_the_daily_task_is_scheduled_and_runs_the_job(retained):
     """Beat runs the retention task once a day; the task removes what is due."""
     entries = [

@@ -15,7 +15,8 @@ as a status). The first compilation finds where: it compiles the builder again w
 compilations; the SQL must be the same text. Any builder or value that does not fit (None,
 which compiles to ``IS NULL``; integers beyond 32 bits, which Django answers itself; a
 datetime the backend turns into text) is simply read through the ORM. ``row_values`` does
-the same for ``values_list()`` reads, ``row_list`` for several model rows.
+the same for ``values_list()`` reads, ``row_list`` for several model rows, and ``raw_first``
+for a hand-written statement (``Model.objects.raw``).
 
 ``row_insert`` is the write side: ``obj.save(force_insert=True)`` for a new row, with the
 INSERT compiled once per model and database; the values are prepared per call by the
@@ -35,7 +36,7 @@ from typing import Any
 from django.db import connections, models, transaction
 from django.db.models import signals
 from django.db.models.query import ValuesListIterable, get_related_populators
-from django.db.models.sql import InsertQuery
+from django.db.models.sql import InsertQuery, RawQuery
 from django.db.transaction import TransactionManagementError
 
 Builder = Callable[..., models.QuerySet]
@@ -266,8 +267,14 @@ def _insert_plan_make(obj: models.Model, using: str) -> _InsertPlan | None:
         converters=compiler.get_converters([f.get_col(opts.db_table) for f in returning]),
     )
     values = _insert_values(plan, obj, connection)
-    if values is None or [*values, *plan.returning_params] != list(params):
+    if values is None or len(values) + len(plan.returning_params) != len(params):
         return None
+    for ours, django_s in zip([*values, *plan.returning_params], params, strict=True):
+        # Adapters such as psycopg's Jsonb compare by identity: compare what they wrap.
+        if type(ours) is not type(django_s) or getattr(ours, "obj", ours) != getattr(
+            django_s, "obj", django_s
+        ):
+            return None
     return plan
 
 
@@ -301,4 +308,64 @@ def row_insert(obj: models.Model, *, using: str = "default") -> models.Model:
         setattr(obj, field.attname, value)
     obj._state.adding = False
     obj._state.db = using
+    return obj
+
+
+@dataclass(frozen=True)
+class _RawPlan:
+    init_names: list[str]
+    init_pos: list[int]
+    annotations: list[tuple[str, int]]
+    converters: dict
+
+
+_raw_plans: dict[tuple[str, str, tuple], _RawPlan] = {}
+
+
+def _raw_plan_make(model: type[models.Model], sql: str, columns: list[str], using: str) -> _RawPlan:
+    """What ``RawQuerySet`` works out on every iteration (``resolve_model_init_order`` and the
+    fields' converters), for the columns the statement returned."""
+    connection = connections[using]
+    converter = connection.introspection.identifier_converter
+    model_fields = {converter(field.column): field for field in model._meta.fields}
+    init_fields = [f for f in model._meta.fields if converter(f.column) in columns]
+    compiler = connection.ops.compiler("SQLCompiler")(RawQuery(sql, using), connection, using)
+    fields = [model_fields.get(column) for column in columns]
+    return _RawPlan(
+        init_names=[f.attname for f in init_fields],
+        init_pos=[columns.index(converter(f.column)) for f in init_fields],
+        annotations=[(c, pos) for pos, c in enumerate(columns) if c not in model_fields],
+        converters=compiler.get_converters(
+            [f.get_col(f.model._meta.db_table) if f else None for f in fields]
+        ),
+    )
+
+
+def raw_first(
+    model: type[models.Model], sql: str, params: dict[str, Any], *, using: str = "default"
+) -> models.Model | None:
+    """The first object of ``model.objects.raw(sql, params)``, or None; the column mapping
+    and converters are worked out once per statement and set of columns returned (the
+    statement runs once, with the parameters adapted as ``RawQuery`` adapts them)."""
+    connection = connections[using]
+    adapt = connection.ops.adapt_unknown_value
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {key: adapt(value) for key, value in params.items()})
+        row = cursor.fetchone()
+        names = tuple(column[0] for column in cursor.description or ())
+    if row is None:
+        return None
+    key = (sql, using, names)
+    plan = _raw_plans.get(key)
+    if plan is None:
+        converter = connection.introspection.identifier_converter
+        columns = [converter(name) for name in names]
+        plan = _raw_plans[key] = _raw_plan_make(model, sql, columns, using)
+    row = list(row)
+    for pos, (convs, expression) in plan.converters.items():
+        for convert in convs:
+            row[pos] = convert(row[pos], expression, connection)
+    obj = model.from_db(using, plan.init_names, [row[pos] for pos in plan.init_pos])
+    for column, pos in plan.annotations:
+        setattr(obj, column, row[pos])
     return obj

@@ -49,7 +49,7 @@ from reviewapp.permissions import (
     user_can_take_escalated,
     user_has,
 )
-from reviewapp.selectors.rows import row_list
+from reviewapp.selectors.rows import raw_first, row_list
 from reviewapp.services.access import refusals_audited, refuse
 from reviewapp.services.audit import audit_event_build, audit_record, audit_record_many
 from reviewapp.services.comments import escalation_comment_write
@@ -235,20 +235,19 @@ def _claim_from(*, ml_model: MLModel, reviewer: User, now: datetime, lead: bool)
     cooldown = skip_cooldown()
     avoid = cooldown > timedelta(0)
     if connection.vendor == "postgresql":
-        rows = list(
-            Case.objects.raw(
-                _PICK_SQL_BY_ORDER[(lead, avoid)],
-                {
-                    "reviewer": reviewer.pk,
-                    "now": now,
-                    "model": ml_model.pk,
-                    "skipped_since": now - cooldown,
-                },
-            )
+        # As Case.objects.raw(), with the column mapping worked out once (rows.raw_first).
+        case = raw_first(
+            Case,
+            _PICK_SQL_BY_ORDER[(lead, avoid)],
+            {
+                "reviewer": reviewer.pk,
+                "now": now,
+                "model": ml_model.pk,
+                "skipped_since": now - cooldown,
+            },
         )
-        if not rows:
+        if case is None:
             return None
-        case = rows[0]
         case.model_version = ModelVersion(
             pk=case.model_version_id,
             ml_model_id=case.ml_model_id,

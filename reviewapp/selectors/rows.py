@@ -16,7 +16,8 @@ compilations; the SQL must be the same text. Any builder or value that does not 
 which compiles to ``IS NULL``; integers beyond 32 bits, which Django answers itself; a
 datetime the backend turns into text) is simply read through the ORM. ``row_values`` does
 the same for ``values_list()`` reads, ``row_list`` for several model rows, and ``raw_first``
-for a hand-written statement (``Model.objects.raw``).
+for a hand-written statement (``Model.objects.raw``); ``row_update`` runs an UPDATE
+(``update_query``, what ``QuerySet.update`` runs) the same way.
 
 ``row_insert`` is the write side: ``obj.save(force_insert=True)`` for a new row, with the
 INSERT compiled once per model and database; the values are prepared per call by the
@@ -36,7 +37,8 @@ from typing import Any
 from django.db import connections, models, transaction
 from django.db.models import signals
 from django.db.models.query import ValuesListIterable, get_related_populators
-from django.db.models.sql import InsertQuery, RawQuery
+from django.db.models.sql import InsertQuery, RawQuery, UpdateQuery
+from django.db.models.sql.constants import ROW_COUNT
 from django.db.transaction import TransactionManagementError
 
 Builder = Callable[..., models.QuerySet]
@@ -55,6 +57,7 @@ class _Plan:
     slots: tuple[tuple[int, Any], ...]  # per parameter: (index of the value, or -1; constant)
 
     def params(self, values: tuple) -> tuple:
+        """The statement's parameters for one call's VALUES."""
         return tuple(values[i] if i >= 0 else constant for i, constant in self.slots)
 
 
@@ -74,7 +77,9 @@ def _probe(value: Any, index: int) -> Any:
     return value + timedelta(days=index + 1, microseconds=7)
 
 
-def _slots(builder: Builder, values: tuple, sql: str, params: tuple, first: bool, using: str):
+def _slots(
+    builder: Builder, values: tuple, sql: str, params: tuple, first: bool, using: str
+) -> tuple[tuple[int, Any], ...] | None:
     """Where each of the SQL's parameters comes from (see the module docstring), or None."""
     probes = tuple(_probe(value, i) for i, value in enumerate(values))
     probe_sql, probe_params = _compiled(builder, probes, first, using)[1:3]
@@ -96,6 +101,10 @@ def _slots(builder: Builder, values: tuple, sql: str, params: tuple, first: bool
 
 def _compiled(builder: Builder, values: tuple, first: bool, using: str) -> tuple:
     queryset = builder(*values)
+    if isinstance(queryset, UpdateQuery):
+        compiler = queryset.get_compiler(using=using)
+        sql, params = compiler.as_sql()
+        return queryset, sql, tuple(params), compiler
     if first and not queryset.query.is_sliced:
         queryset = queryset[:1]
     compiler = queryset.query.get_compiler(using=using)
@@ -146,6 +155,8 @@ def _fits(value: Any) -> bool:
 
 
 def _plan(builder: Builder, values: tuple, using: str, first: bool) -> _Plan | None:
+    """The builder's plan (made on first use), or None to read through the ORM. A builder
+    serves one of ``row_first`` / ``row_list`` / ``row_values``, so FIRST is not in the key."""
     if not all(_fits(value) for value in values):
         return None
     key = (builder, using, connections[using].vendor)
@@ -369,3 +380,44 @@ def raw_first(
     for column, pos in plan.annotations:
         setattr(obj, column, row[pos])
     return obj
+
+
+def update_query(queryset: models.QuerySet, **changes: Any) -> UpdateQuery:
+    """The UPDATE ``queryset.update(**changes)`` runs, for a ``row_update`` builder."""
+    query = queryset.query.chain(UpdateQuery)
+    query.add_update_values(changes)
+    query.clear_select_clause()
+    return query
+
+
+_update_plans: dict[tuple[Builder, str, str], tuple[str, tuple] | None] = {}
+
+
+def _update_plan_make(builder: Builder, values: tuple, using: str) -> tuple[str, tuple] | None:
+    query, sql, params, _compiler = _compiled(builder, values, False, using)
+    if query.related_updates or not sql:
+        return None
+    slots = _slots(builder, values, sql, params, False, using)
+    return None if slots is None else (sql, slots)
+
+
+def row_update(builder: Builder, *values: Any, using: str = "default") -> int:
+    """Run the UPDATE ``builder(*values)`` makes (with ``update_query``) without compiling it
+    again; the number of rows changed, as ``QuerySet.update`` returns."""
+    connection = connections[using]
+    plan = None
+    if all(_fits(value) for value in values):
+        key = (builder, using, connection.vendor)
+        try:
+            plan = _update_plans[key]
+        except KeyError:
+            with _plans_lock:
+                plan = _update_plans[key] = _update_plan_make(builder, values, using)
+    with transaction.mark_for_rollback_on_error(using):
+        if plan is None:
+            return builder(*values).get_compiler(using=using).execute_sql(ROW_COUNT)
+        sql, slots = plan
+        params = tuple(values[i] if i >= 0 else constant for i, constant in slots)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.rowcount

@@ -8,9 +8,10 @@ undo window has closed (``case_rules.decision_publish_at``), and the pull feed h
 decision back as long; ``decision_undo`` withdraws it before anything was published.
 """
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
 from reviewapp.case_rules import (
@@ -25,7 +26,7 @@ from reviewapp.errors import Conflict, InvalidInput
 from reviewapp.models import Case, CaseOpinion, CaseStatus, Decision, DecisionAction, User
 from reviewapp.permissions import Capability, user_can_decide, user_has
 from reviewapp.selectors.guidelines import guidelines_version_number
-from reviewapp.selectors.rows import row_insert
+from reviewapp.selectors.rows import row_insert, row_update, update_query
 from reviewapp.services.access import refusals_audited
 from reviewapp.services.audit import audit_record
 from reviewapp.services.opinions import (
@@ -60,6 +61,19 @@ DECIDE_FIELDS = (
     "policy__availability_minutes",
     "model_version__version",
 )
+
+
+def _case_decided(case_id: int, now: datetime) -> UpdateQuery:
+    """The case's UPDATE when it is decided (its claim ends), compiled once by ``row_update``:
+    every decision runs it."""
+    return update_query(
+        Case.objects.filter(pk=case_id),
+        status=CaseStatus.DECIDED,
+        decided_at=now,
+        assigned_to=None,
+        claimed_at=None,
+        lease_expires_at=None,
+    )
 
 
 def _lock_case(case: Case) -> Case:
@@ -173,13 +187,7 @@ def case_decide(
         )
     )
     before = {"status": case.status, "assigned_to": reviewer.pk}
-    Case.objects.filter(pk=case.pk).update(
-        status=CaseStatus.DECIDED,
-        decided_at=now,
-        assigned_to=None,
-        claimed_at=None,
-        lease_expires_at=None,
-    )
+    row_update(_case_decided, case.pk, now)
     case.status, case.decided_at = CaseStatus.DECIDED, now
     case.assigned_to, case.claimed_at, case.lease_expires_at = None, None, None
     audit_record(

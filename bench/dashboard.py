@@ -283,7 +283,7 @@ def segments_check(conn: http.client.HTTPConnection, path: str, cookie: str) -> 
     response = conn.getresponse()
     html = response.read().decode()
     flagged = html.count('class="flagged"')
-    ok = 'data-testid="segments-card"' in html and "<td>site-08</td>" in html
+    ok = 'data-testid="segments-card"' in html and "<td>site-08 " in html
     log(f"segment tables on the page: {ok}; rows flagged: {flagged} (planted: site-08)")
     marker = html.find("Worse than the rest")
     if marker >= 0:

@@ -116,7 +116,12 @@ def _detail_context(case: Case, *, user: User, revealed: tuple[str, ...] = ()) -
         "trail_truncated": record.trail_truncated,
         "can_reopen": case.status == CaseStatus.DECIDED
         and user_has(user, Capability.LEAD, case.ml_model),
-        "is_reviewer": user_has(user, Capability.REVIEW),
+        # The way back: a lead came from the queues, a reviewer from "My decisions".
+        "back": ("queue-overview", "Queues")
+        if user_has(user, Capability.LEAD, case.ml_model)
+        else ("my-decisions", "My decisions")
+        if user_has(user, Capability.REVIEW)
+        else None,
         "now": timezone.now(),
         **comments_context(
             case_comments(case),

@@ -223,8 +223,11 @@ def test_banner_shows_open_alerts_to_managers_only(ml_model, manager, reviewer, 
     outsider = make_user(Role.MANAGER, team=make_model(slug="elsewhere").team)
     assert "alert-banner" not in _client(manager).get(PAGE).content.decode()
     tripwires_check()
+    message = Alert.objects.get().message
     for user in (manager, model_owner):
-        assert "alert-banner" in _client(user).get(PAGE).content.decode()
+        page = _client(user).get(PAGE).content.decode()
+        assert "alert-banner" in page
+        assert f"{ml_model.slug}: {message[:40]}" in page  # the alert's own words, not "N"
     assert "alert-banner" not in _client(outsider).get(PAGE).content.decode()
     reviewer_page = _client(reviewer).get(reverse("home"), follow=True).content.decode()
     assert "alert-banner" not in reviewer_page

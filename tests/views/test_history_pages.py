@@ -166,6 +166,7 @@ def test_case_page_for_its_decider_shows_record_and_is_audited(login, ml_model, 
     assert "claimed the case" in html
     assert "decided the case" in html
     assert "Reopen" not in html
+    assert f'href="{reverse("my-decisions")}">&larr; My decisions' in html
     assert AuditEvent.objects.filter(
         action="case.viewed", target_id=str(case.pk), actor=reviewer
     ).exists()
@@ -198,6 +199,7 @@ def test_lead_reopens_a_case_from_its_page(login, ml_model, reviewer, lead):
     client = login(lead)
     page = client.get(reverse("case-detail", args=[case.pk])).content.decode()
     assert reverse("case-reopen", args=[case.pk]) in page
+    assert f'href="{reverse("queue-overview")}">&larr; Queues' in page  # a lead's way back
 
     refused = client.post(reverse("case-reopen", args=[case.pk]), {"note": "  "})
     assert refused.status_code == 302

@@ -62,20 +62,22 @@ UNSET = object()
 def model_configure(
     *,
     ml_model: MLModel,
-    actor: User,
+    actor: User | None,
     segment_fields: object = UNSET,
     retention_days: object = UNSET,
     pii_fields: object = UNSET,
 ) -> dict[str, list]:
     """Set the given settings of ML_MODEL (those left UNSET keep their value). 403 unless
-    ACTOR owns the model; 400 for a malformed value. Returns the changes ({} if none)."""
-    refuse(
-        user_has(actor, Capability.MANAGE_MODEL, ml_model),
-        user=actor,
-        action="model.configure",
-        target_type="mlmodel",
-        target_id=ml_model.slug,
-    )
+    ACTOR owns the model (None: an operator at the command line, audited as "system"); 400
+    for a malformed value. Returns the changes ({} if none)."""
+    if actor is not None:
+        refuse(
+            user_has(actor, Capability.MANAGE_MODEL, ml_model),
+            user=actor,
+            action="model.configure",
+            target_type="mlmodel",
+            target_id=ml_model.slug,
+        )
     wanted: dict[str, object] = {}
     if segment_fields is not UNSET:
         wanted["segment_fields"] = field_names_clean(segment_fields, "segment_fields")

@@ -301,19 +301,21 @@ class Erasure:
 
 @refusals_audited
 @transaction.atomic
-def case_erase(*, ml_model: MLModel, external_id: str, actor: User, reason: str) -> Erasure:
+def case_erase(*, ml_model: MLModel, external_id: str, actor: User | None, reason: str) -> Erasure:
     """Erase the content of ML_MODEL's case EXTERNAL_ID on request (a person's right to
     erasure), audited as ``case.erased`` with REASON. 403 unless ACTOR may
     (``permissions.user_can_erase_case``: the model's owners, admins); 404 for an unknown
     case; 409 while it waits for a decision (decide it or let it expire first); 400 without
-    a reason. Erasing an erased case again changes nothing."""
-    refuse(
-        user_can_erase_case(actor, ml_model),
-        user=actor,
-        action="case.erase",
-        target_type="mlmodel",
-        target_id=ml_model.slug,
-    )
+    a reason. Erasing an erased case again changes nothing. ACTOR None is an operator at the
+    command line (audited as "system")."""
+    if actor is not None:
+        refuse(
+            user_can_erase_case(actor, ml_model),
+            user=actor,
+            action="case.erase",
+            target_type="mlmodel",
+            target_id=ml_model.slug,
+        )
     reason = (reason or "").strip()
     if not reason:
         raise InvalidInput("Say why the case is erased.", details={"reason": ["Required."]})

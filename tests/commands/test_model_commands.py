@@ -137,8 +137,8 @@ def test_apply_retention_dry_run_then_run(ml_model, model_owner, reviewer):
         run("apply_retention", "--batch", "0")
 
 
-def test_erase_case_as_owner_and_as_the_default_admin(ml_model, model_owner, reviewer):
-    """erase_case erases one case as --actor, or as the first admin; the reason is audited;
+def test_erase_case_as_owner_and_as_the_operator(ml_model, model_owner, reviewer):
+    """erase_case erases one case as --actor, or as the operator (system); the reason is audited;
     an unknown case, a missing reason or a non-owner actor is refused."""
     first, second = _finished(ml_model, reviewer, 2)
     ext = Case.objects.get(pk=first).external_id
@@ -160,15 +160,16 @@ def test_erase_case_as_owner_and_as_the_default_admin(ml_model, model_owner, rev
     )
     assert again == [f"case {first} was already erased: nothing changed"]
     other_ext = Case.objects.get(pk=second).external_id
-    with pytest.raises(CommandError, match="admin"):
-        run("erase_case", ml_model.slug, other_ext, "--reason", "r")
-    admin = make_user(Role.ADMIN, username="ops-admin")
-    run("erase_case", ml_model.slug, other_ext, "--reason", "r")
-    assert AuditEvent.objects.filter(action="case.erased").latest("pk").actor_id == admin.pk
-    with pytest.raises(CommandError, match="No case"):
-        run("erase_case", ml_model.slug, "nope", "--reason", "r")
     with pytest.raises(CommandError, match="permission"):
         run("erase_case", ml_model.slug, other_ext, "--reason", "r", "--actor", reviewer.username)
+    assert Case.objects.get(pk=second).redaction == ""
+    # As DESIGN.md writes it (no --actor): the operator at the command line, audited as system.
+    run("erase_case", ml_model.slug, other_ext, "--reason", "r")
+    event = AuditEvent.objects.filter(action="case.erased").latest("pk")
+    assert (event.actor_id, event.actor_label, event.changes["reason"]) == (None, "system", "r")
+    assert Case.objects.get(pk=second).input == {}
+    with pytest.raises(CommandError, match="No case"):
+        run("erase_case", ml_model.slug, "nope", "--reason", "r")
     with pytest.raises(CommandError):
         run("erase_case", ml_model.slug, other_ext)  # --reason is required
 
@@ -212,3 +213,16 @@ def test_configure_model_guidelines_json_then_text_keeps_definitions(
             "--guidelines",
             str(bad),
         )
+
+
+def test_configure_model_without_actor_is_the_operator(ml_model, model_owner, tmp_path):
+    """As DESIGN.md writes the command (no --actor): the settings change is audited as system;
+    --guidelines is recorded under the model's owner."""
+    guide = tmp_path / "guide.md"
+    guide.write_text("# Read the whole input\n")
+    lines = run("configure_model", ml_model.slug, "--segments", "site", "--guidelines", str(guide))
+    assert "segment_fields: [] -> ['site']" in lines
+    assert MLModel.objects.get(pk=ml_model.pk).segment_fields == ["site"]
+    configured = AuditEvent.objects.get(action="model.configured")
+    assert (configured.actor_id, configured.actor_label) == (None, "system")
+    assert AuditEvent.objects.get(action="guidelines.updated").actor_id == model_owner.pk

@@ -1,4 +1,4 @@
-"""``manage.py configure_model MODEL --actor USERNAME [--segments a,b] [--retention-days N]
+"""``manage.py configure_model MODEL [--actor USERNAME] [--segments a,b] [--retention-days N]
 [--pii-fields x,y] [--guidelines FILE]``: owner-level settings of a model that are not routing
 policy, each change audited under the acting owner's name."""
 
@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from reviewapp.errors import ReviewAppError
-from reviewapp.models import MLModel, User
+from reviewapp.models import MLModel, Role, User
 from reviewapp.selectors.guidelines import guidelines_current
 from reviewapp.services.access import denial_audit
 from reviewapp.services.guidelines import guidelines_save
@@ -44,6 +44,19 @@ def _guidelines_read(path: str) -> dict[str, Any]:
     }
 
 
+def _owner_of(ml_model: MLModel) -> User:
+    """The person a guidelines version is recorded under when no --actor is given: the
+    model's owner, else the first active model owner of its team."""
+    owner = ml_model.owner or (
+        User.objects.filter(role=Role.MODEL_OWNER, is_active=True, memberships__team=ml_model.team)
+        .order_by("pk")
+        .first()
+    )
+    if owner is None:
+        raise CommandError("--guidelines records its author: name a model owner with --actor.")
+    return owner
+
+
 class Command(BaseCommand):
     help = (
         "Set a model's owner-level settings that are not routing policy: the segment fields "
@@ -51,14 +64,17 @@ class Command(BaseCommand):
         "days (finished cases then lose their input, metadata, explanation and feedback; empty "
         "or 'none': kept), the fields holding personal data (masked everywhere but for the "
         "team's reviewers) and the reviewer guidelines (a Markdown file, or .json with text and "
-        "definitions). --actor names the model owner the change is made and audited as. "
+        "definitions). --actor names the model owner the change is made and audited as "
+        "(default: the operator at the command line, audited as system). "
         "Settings not given keep their value."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("model", help="The model's slug, for example fraud-screening.")
         parser.add_argument(
-            "--actor", required=True, help="Username of a model owner of the model's team."
+            "--actor",
+            help="Username of a model owner of the model's team (default: the operator at the "
+            "command line, audited as system; --guidelines then records the model's owner).",
         )
         parser.add_argument("--segments", help="Comma-separated field names ('' clears them).")
         parser.add_argument(
@@ -72,9 +88,11 @@ class Command(BaseCommand):
         ml_model = MLModel.objects.select_related("team").filter(slug=slug).first()
         if ml_model is None:
             raise CommandError(f"No model '{slug}'.")
-        actor = User.objects.filter(username=options["actor"]).first()
-        if actor is None:
-            raise CommandError(f"No user '{options['actor']}'.")
+        actor = None  # the operator at the command line, audited as "system"
+        if options["actor"]:
+            actor = User.objects.filter(username=options["actor"]).first()
+            if actor is None:
+                raise CommandError(f"No user '{options['actor']}'.")
         retention = options["retention_days"]
         if retention is not None and retention.strip().lower() in ("none", "null"):
             retention = None
@@ -102,7 +120,8 @@ class Command(BaseCommand):
                         for name in ("label_definitions", "reason_definitions"):
                             if guideline_args.get(name) is None:
                                 guideline_args[name] = getattr(current, name)
-                    version = guidelines_save(ml_model=ml_model, actor=actor, **guideline_args)
+                    author = actor or _owner_of(ml_model)
+                    version = guidelines_save(ml_model=ml_model, actor=author, **guideline_args)
         except ReviewAppError as exc:
             if exc.denial is not None:  # its record was rolled back with this transaction
                 exc.denial.recorded = False

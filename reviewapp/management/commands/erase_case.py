@@ -6,7 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from reviewapp.errors import ReviewAppError
-from reviewapp.models import MLModel, Role, User
+from reviewapp.models import MLModel, User
 from reviewapp.services.retention import case_erase
 
 
@@ -15,7 +15,8 @@ class Command(BaseCommand):
         "Erase the input, metadata, explanation, feedback and comments of one finished case of "
         "MODEL, found by the model's own id for it (labels, timestamps and digests are kept). "
         "The erasure is audited as case.erased with --reason, as --actor (a model owner of the "
-        "model's team or an admin; without --actor, the first active admin). A case still "
+        "model's team or an admin; without --actor: the operator at the command line, audited "
+        "as system). A case still "
         "waiting for a decision is refused: decide it or let it expire first."
     )
 
@@ -34,9 +35,7 @@ class Command(BaseCommand):
             if actor is None:
                 raise CommandError(f"No user '{options['actor']}'.")
         else:
-            actor = User.objects.filter(role=Role.ADMIN, is_active=True).order_by("pk").first()
-            if actor is None:
-                raise CommandError("No active admin: name a model owner with --actor.")
+            actor = None  # the operator at the command line, audited as "system"
         try:
             erasure = case_erase(
                 ml_model=ml_model,

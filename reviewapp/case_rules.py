@@ -15,7 +15,15 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from reviewapp.models import Case, CaseStatus, Decision, DecisionAction, RoutingReason, User
+from reviewapp.models import (
+    Case,
+    CaseOpinion,
+    CaseStatus,
+    Decision,
+    DecisionAction,
+    RoutingReason,
+    User,
+)
 from reviewapp.permissions import user_may_see_model_answer
 from reviewapp.selectors.rows import row_first
 
@@ -45,6 +53,16 @@ def undo_window() -> timedelta:
 def decision_undo_deadline(decision: Decision) -> datetime:
     """Until when DECISION may be undone (exclusive)."""
     return decision.decided_at + undo_window()
+
+
+def opinion_undo_deadline(opinion: CaseOpinion) -> datetime:
+    """Until when an independent OPINION may be undone (exclusive): the same window."""
+    return opinion.given_at + undo_window()
+
+
+def time_spent_ms(case: Case, now: datetime) -> int:
+    """Milliseconds from CASE's claim to NOW: the time a decision or an opinion records."""
+    return max(0, int((now - (case.claimed_at or now)).total_seconds() * 1000))
 
 
 def decision_may_undo(decision: Decision, user: User, *, now: datetime | None = None) -> bool:

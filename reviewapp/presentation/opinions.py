@@ -9,7 +9,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from reviewapp.case_rules import undo_window
+from reviewapp.case_rules import opinion_undo_deadline
 from reviewapp.models import Case, CaseOpinion, CaseStatus, DecisionAction
 from reviewapp.selectors.opinions import AgreementRow, OpinionAgreement
 
@@ -89,7 +89,7 @@ def opinion_outcome(
         text = f"Saved your opinion on case #{case.pk}: {where}."
     undo_ms = 0
     if not opinion.was_blind and case.status in (CaseStatus.QUEUED, CaseStatus.ESCALATED):
-        left = opinion.given_at + undo_window() - now
+        left = opinion_undo_deadline(opinion) - now
         undo_ms = max(0, int(left.total_seconds() * 1000))
     return OpinionOutcome(case_id=case.pk, text=text, undo_ms=undo_ms)
 

@@ -20,6 +20,7 @@ from reviewapp.case_rules import (
     case_lock,
     claim_is_live,
     decision_may_undo,
+    time_spent_ms,
     undo_window,
 )
 from reviewapp.errors import Conflict, InvalidInput
@@ -168,7 +169,6 @@ def case_decide(
         if not given.agreed:
             return given.opinion
         opinions = len(given.opinions)
-    claimed_at = case.claimed_at or now
     # The INSERT is compiled once (selectors.rows.row_insert; the row save() would write).
     decision = row_insert(
         Decision(
@@ -180,7 +180,7 @@ def case_decide(
             reason_code=reason_code,
             feedback=(feedback or "")[:MAX_FEEDBACK_CHARS],
             explanation_helpful=explanation_helpful,
-            time_spent_ms=max(0, int((now - claimed_at).total_seconds() * 1000)),
+            time_spent_ms=time_spent_ms(case, now),
             was_blind=case.is_blind,
             decided_at=now,
             guidelines_version=guidelines_version_number(case.ml_model_id),

@@ -17,7 +17,7 @@ since (``opinion_undo``): the case is theirs again, claimed.
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from reviewapp.case_rules import opinions_agree, undo_window
+from reviewapp.case_rules import opinion_undo_deadline, opinions_agree, time_spent_ms, undo_window
 from reviewapp.errors import Conflict
 from reviewapp.models import Case, CaseOpinion, CaseStatus, EscalationSource, User
 from reviewapp.services.audit import audit_record
@@ -73,7 +73,6 @@ def opinion_give(
             "You already gave your opinion on this case: it needs another reviewer.",
             code="opinion_given",
         )
-    claimed_at = case.claimed_at or now
     opinion = CaseOpinion.objects.create(
         case=case,
         ml_model_id=case.ml_model_id,
@@ -83,7 +82,7 @@ def opinion_give(
         reason_code=reason_code,
         feedback=(feedback or "")[:MAX_FEEDBACK_CHARS],
         explanation_helpful=explanation_helpful,
-        time_spent_ms=max(0, int((now - claimed_at).total_seconds() * 1000)),
+        time_spent_ms=time_spent_ms(case, now),
         was_blind=case.is_blind,
         given_at=now,
     )
@@ -159,7 +158,7 @@ def opinion_undo(*, case: Case, reviewer: User, now: datetime) -> Case | None:
             "A blind opinion cannot be undone: it was given without the model's answer.",
             code="undo_window_passed",
         )
-    if now >= opinion.given_at + undo_window():
+    if now >= opinion_undo_deadline(opinion):
         raise Conflict(
             f"Your opinion can be undone within {seconds} s of giving it.",
             code="undo_window_passed",

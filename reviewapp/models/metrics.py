@@ -101,6 +101,20 @@ class SegmentDailyRollup(models.Model):
     outcomes_final_correct = models.PositiveIntegerField(default=0)
     refreshed_at = models.DateTimeField(default=timezone.now)
 
+    # The counted columns, in this order: summed by the refresh and by the readers.
+    COUNTS = (
+        "received",
+        "auto_approved",
+        "to_people",
+        "decided",
+        "accepted",
+        "overridden",
+        "outcomes",
+        "outcomes_auto_approved",
+        "outcomes_model_correct",
+        "outcomes_final_correct",
+    )
+
     class Meta:
         constraints = [
             models.UniqueConstraint(

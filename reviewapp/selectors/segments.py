@@ -37,18 +37,7 @@ from reviewapp.figures import segment_disparity
 from reviewapp.models import MLModel, SegmentDailyRollup
 from reviewapp.selectors.health import wilson_interval
 
-COUNTS = (
-    "received",
-    "auto_approved",
-    "to_people",
-    "decided",
-    "accepted",
-    "overridden",
-    "outcomes",
-    "outcomes_auto_approved",
-    "outcomes_model_correct",
-    "outcomes_final_correct",
-)
+COUNTS = SegmentDailyRollup.COUNTS
 MAX_VALUES = 100
 # Reserved rollup field (no declared field name may start with "@"): the day's outcomes split
 # by route and version, "<auto|reviewed|other>:<version>", read by selectors.quality.

@@ -201,18 +201,7 @@ def _decision_rows(start: datetime, end: datetime, model_id: int | None) -> dict
     return rows
 
 
-SEGMENT_FIELDS = (
-    "received",
-    "auto_approved",
-    "to_people",
-    "decided",
-    "accepted",
-    "overridden",
-    "outcomes",
-    "outcomes_auto_approved",
-    "outcomes_model_correct",
-    "outcomes_final_correct",
-)
+SEGMENT_FIELDS = SegmentDailyRollup.COUNTS
 
 
 def _sql_segments(case_alias: str) -> str:

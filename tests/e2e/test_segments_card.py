@@ -1,6 +1,6 @@
-"""The adoption dashboard's "By segment" card in a browser, desktop and phone width: the
-planted weak site is named in words, the page does not scroll sideways, and the card has no
-critical or serious axe-core violation."""
+"""The adoption dashboard's "By segment" card in a browser, DEBUG on and off, desktop and
+phone width: the planted weak site is named in words, the page does not scroll sideways, and
+the card has no critical or serious axe-core violation."""
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -34,8 +34,15 @@ def gap(db):
     return ml_model
 
 
+@pytest.fixture(params=[True, False], ids=["debug", "production"])
+def mode(request, settings):
+    """DEBUG on (as `make run` has it) or off for the live server."""
+    settings.DEBUG = request.param
+    return "debug" if request.param else "production"
+
+
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))
-def test_segment_card_names_the_weak_site(browser, live_server, gap, viewport):
+def test_segment_card_names_the_weak_site(browser, live_server, gap, viewport, mode):
     context = browser.new_context(viewport=VIEWPORTS[viewport], base_url=live_server.url)
     page = context.new_page()
     page.set_default_timeout(10_000)
@@ -56,7 +63,7 @@ def test_segment_card_names_the_weak_site(browser, live_server, gap, viewport):
         )
         assert overflow <= 0
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        card.screenshot(path=str(SCREENSHOTS / f"segments-card-{viewport}.png"))
+        card.screenshot(path=str(SCREENSHOTS / f"segments-card-{mode}-{viewport}.png"))
         results = Axe().run(page, context='[data-testid="segments-card"]')
         serious = [
             v["id"]

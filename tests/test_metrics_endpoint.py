@@ -404,3 +404,28 @@ def test_snapshot_query_count_is_fixed(scenario, django_assert_num_queries):
     system_snapshot()  # the first read of a process counts everything once
     with django_assert_num_queries(18):
         system_snapshot()
+
+
+@pytest.mark.django_db
+def test_a_long_unsealed_backlog_is_read_from_the_id_range_not_counted(monkeypatch):
+    """Past the exact-count limit the unsealed figure is the id range after the last seal
+    (ids are handed out in order), and the age is the lowest unsealed event's."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from reviewapp.selectors import system
+    from reviewapp.services.audit import audit_record, audit_seal
+    from tests.commands.tampering import audit_rows_update
+
+    audit_record(actor=None, action="bench.sealed")
+    audit_seal(lag_seconds=0)
+    ids = [audit_record(actor=None, action="bench.backlog").pk for _ in range(5)]
+    audit_rows_update([ids[0]], occurred_at=timezone.now() - timedelta(hours=2))
+    now = timezone.now()
+    exact = system.audit_seal_figures(now=now)
+    monkeypatch.setattr(system, "EXACT_UNSEALED_COUNT_UP_TO", 2)
+    ranged = system.audit_seal_figures(now=now)
+    assert exact.unsealed == ranged.unsealed == ids[-1] - ids[0] + 1 == 5
+    assert 7100 < ranged.oldest_unsealed_age_s < 7300
+    assert abs(exact.oldest_unsealed_age_s - ranged.oldest_unsealed_age_s) < 1

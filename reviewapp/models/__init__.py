@@ -10,6 +10,7 @@ from reviewapp.models.accounts import (
 from reviewapp.models.audit import AuditEvent, AuditSeal
 from reviewapp.models.cases import (
     PRIORITY_BY_NAME,
+    RETENTION_CLOCKS,
     Case,
     CaseOpinion,
     CaseSkip,
@@ -56,6 +57,7 @@ from reviewapp.models.webhooks import (
 __all__ = [
     "DEFAULT_REASON_CODES",
     "PRIORITY_BY_NAME",
+    "RETENTION_CLOCKS",
     "TOKEN_PREFIX",
     "Alert",
     "ApiToken",

@@ -60,6 +60,15 @@ class Redaction(models.TextChoices):
     ERASURE = "erasure", "Erased on request"
 
 
+# A finished case's retention clock: the field that says when it finished, per status (and a
+# short name for its index). The retention job and its indexes both read this.
+RETENTION_CLOCKS: tuple[tuple[str, str, str], ...] = (
+    (CaseStatus.DECIDED, "decided_at", "decided"),
+    (CaseStatus.AUTO_APPROVED, "created_at", "auto"),
+    (CaseStatus.EXPIRED, "expired_at", "expired"),
+)
+
+
 class Case(models.Model):
     """One prediction submitted by a model for one input, and where it is in its lifecycle."""
 
@@ -188,6 +197,17 @@ class Case(models.Model):
                 fields=["ml_model", "expired_at"],
                 condition=models.Q(status="expired"),
                 name="case_expired_idx",
+            ),
+            # The retention job: finished cases not yet redacted, by their retention clock
+            # (RETENTION_CLOCKS). A case leaves the index once redacted,
+            # so finding the next batch (or that none is due) reads only due entries.
+            *(
+                models.Index(
+                    fields=["ml_model", clock, "id"],
+                    condition=models.Q(status=str(status), redacted_at__isnull=True),
+                    name=f"case_retention_{name}_idx",
+                )
+                for status, clock, name in RETENTION_CLOCKS
             ),
         ]
 

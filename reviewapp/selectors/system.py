@@ -18,7 +18,8 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 from django.db.models import Case as SqlCase
-from django.db.models import Count, IntegerField, Max, Min, Q, QuerySet, Value, When
+from django.db.models import Count, IntegerField, Max, Min, Q, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from reviewapp.models import (
@@ -270,20 +271,34 @@ def outbox_figures(*, slugs: dict[int, str], now: datetime) -> list[OutboxFigure
     ]
 
 
+# Beyond this many unsealed ids the count is read from the id range instead of counted, so
+# that /metrics and /system/ stay fast when sealing has fallen far behind (or after a bulk
+# load): ids are handed out in order, and the few lost to rolled-back transactions make it
+# an upper bound.
+EXACT_UNSEALED_COUNT_UP_TO = 100_000
+
+
 def audit_seal_figures(*, now: datetime) -> AuditSealFigures:
-    """Events after the last seal: the newest seal by its unique first event id (seals cover
-    contiguous, increasing ranges), then a primary-key range of the events."""
-    last = (
-        AuditSeal.objects.order_by("-first_event_id")
-        .values_list("last_event_id", flat=True)
-        .first()
+    """Events after the last seal (the newest seal found by its unique first event id: seals
+    cover contiguous, increasing ranges): the lowest and highest unsealed id by primary key,
+    then the count and oldest time, counted exactly while few, else read from the id range
+    and the lowest id's event."""
+    last_sealed = Coalesce(
+        Subquery(AuditSeal.objects.order_by("-first_event_id").values("last_event_id")[:1]),
+        Value(0),
     )
-    figures = AuditEvent.objects.filter(pk__gt=last or 0).aggregate(
-        n=Count("id"), oldest=Min("occurred_at")
-    )
-    return AuditSealFigures(
-        unsealed=figures["n"], oldest_unsealed_age_s=_age(now, figures["oldest"])
-    )
+    after = AuditEvent.objects.filter(pk__gt=last_sealed)
+    ids = after.aggregate(lo=Min("pk"), hi=Max("pk"))
+    if ids["lo"] is None:
+        return AuditSealFigures(unsealed=0, oldest_unsealed_age_s=0.0)
+    span = ids["hi"] - ids["lo"] + 1
+    if span <= EXACT_UNSEALED_COUNT_UP_TO:
+        figures = after.aggregate(n=Count("id"), oldest=Min("occurred_at"))
+        return AuditSealFigures(
+            unsealed=figures["n"], oldest_unsealed_age_s=_age(now, figures["oldest"])
+        )
+    oldest = AuditEvent.objects.filter(pk=ids["lo"]).values_list("occurred_at", flat=True)
+    return AuditSealFigures(unsealed=span, oldest_unsealed_age_s=_age(now, oldest.first()))
 
 
 def open_alert_counts(*, slugs: dict[int, str]) -> dict[tuple[str, str], int]:

@@ -28,17 +28,20 @@ leaves finished batches done, and the next run carries on (redacted cases are sk
 
 from __future__ import annotations
 
+import operator
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import reduce
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from reviewapp.errors import Conflict, InvalidInput, NotFound
 from reviewapp.models import (
+    RETENTION_CLOCKS,
     Case,
     CaseOpinion,
     CaseStatus,
@@ -88,10 +91,9 @@ def retention_cutoff(ml_model: MLModel, now: datetime) -> datetime | None:
 
 def _due(cutoff: datetime) -> Q:
     """Finished cases whose clock (decided, auto-approved at receipt, expired) passed CUTOFF."""
-    return (
-        Q(status=CaseStatus.DECIDED, decided_at__lte=cutoff)
-        | Q(status=CaseStatus.AUTO_APPROVED, created_at__lte=cutoff)
-        | Q(status=CaseStatus.EXPIRED, expired_at__lte=cutoff)
+    return reduce(
+        operator.or_,
+        (Q(status=status, **{f"{clock}__lte": cutoff}) for status, clock, _ in RETENTION_CLOCKS),
     )
 
 
@@ -105,24 +107,11 @@ def _payload_scrubbed(payload: object) -> dict | None:
     return cleaned if cleaned != payload else None
 
 
-def _of_batch(path: str, *, lo: int, hi: int, now: datetime, redaction: str) -> dict:
-    """Filter arguments reaching, through PATH (``case`` or ``decision__case``), the cases of
-    ids LO..HI that this run has just stamped (no long id lists)."""
-    return {
-        f"{path}_id__gte": lo,
-        f"{path}_id__lte": hi,
-        f"{path}__redacted_at": now,
-        f"{path}__redaction": redaction,
-    }
-
-
-def _copies_scrub(*, lo: int, hi: int, now: datetime, redaction: str) -> None:
-    """Remove the batch's content from outbox payloads, attempt excerpts and feed events."""
-    batch = {"lo": lo, "hi": hi, "now": now, "redaction": redaction}
+def _copies_scrub(case_ids: list[int]) -> None:
+    """Remove the content of the cases CASE_IDS from outbox payloads, attempt excerpts and
+    feed events."""
     deliveries = list(
-        WebhookDelivery.objects.filter(**_of_batch("decision__case", **batch)).values_list(
-            "pk", "payload"
-        )
+        WebhookDelivery.objects.filter(decision__case_id__in=case_ids).values_list("pk", "payload")
     )
     changed = [
         WebhookDelivery(pk=pk, payload=cleaned)
@@ -134,7 +123,7 @@ def _copies_scrub(*, lo: int, hi: int, now: datetime, redaction: str) -> None:
         WebhookAttempt.objects.filter(delivery_id__in=[pk for pk, _ in deliveries]).exclude(
             response_excerpt=""
         ).update(response_excerpt="")
-    events = FeedEvent.objects.filter(**_of_batch("case", **batch)).values_list("pk", "payload")
+    events = FeedEvent.objects.filter(case_id__in=case_ids).values_list("pk", "payload")
     changed_events = [
         FeedEvent(pk=pk, payload=cleaned)
         for pk, payload in events
@@ -144,41 +133,34 @@ def _copies_scrub(*, lo: int, hi: int, now: datetime, redaction: str) -> None:
 
 
 def case_content_remove(
-    *, ml_model: MLModel, lo: int, hi: int, due: Q, redaction: str, now: datetime
+    *, ml_model: MLModel, ids: list[int], due: Q, redaction: str, now: datetime
 ) -> list[int]:
-    """Remove the content of ML_MODEL's cases of ids LO..HI that DUE selects, in the
-    caller's transaction (see the module docstring for what goes and what stays); returns
-    their ids. The UPDATE takes the row locks and re-checks DUE on any row it had to wait for
-    (a case reopened meanwhile is left alone); the other tables are then reached through the
-    cases stamped with this run's ``redacted_at``."""
-    updated = (
-        Case.objects.filter(ml_model=ml_model, pk__gte=lo, pk__lte=hi)
+    """Remove the content of ML_MODEL's cases among IDS that DUE selects, in the caller's
+    transaction (see the module docstring for what goes and what stays); returns their ids.
+    The cases are locked first (in id order), and DUE is checked again on any row the lock
+    had to wait for (a case reopened meanwhile is left alone)."""
+    locked = list(
+        Case.objects.select_for_update(of=("self",))
+        .filter(ml_model=ml_model, pk__in=ids)
         .filter(due)
-        .update(
-            input={},
-            metadata={},
-            explanation=None,
-            escalation_note="",
-            redacted_at=now,
-            redaction=redaction,
-        )
-    )
-    if not updated:
-        return []
-    batch = {"lo": lo, "hi": hi, "now": now, "redaction": redaction}
-    ids = list(
-        Case.objects.filter(
-            ml_model=ml_model, pk__gte=lo, pk__lte=hi, redacted_at=now, redaction=redaction
-        )
         .order_by("pk")
         .values_list("pk", flat=True)
     )
-    of_cases = _of_batch("case", **batch)
-    Decision.objects.filter(**of_cases).exclude(feedback="").update(feedback="")
-    CaseOpinion.objects.filter(**of_cases).exclude(feedback="").update(feedback="")
-    Comment.objects.filter(**of_cases).update(text=REMOVED_COMMENT[redaction])
-    _copies_scrub(**batch)
-    return ids
+    if not locked:
+        return []
+    Case.objects.filter(pk__in=locked).update(
+        input={},
+        metadata={},
+        explanation=None,
+        escalation_note="",
+        redacted_at=now,
+        redaction=redaction,
+    )
+    Decision.objects.filter(case_id__in=locked).exclude(feedback="").update(feedback="")
+    CaseOpinion.objects.filter(case_id__in=locked).exclude(feedback="").update(feedback="")
+    Comment.objects.filter(case_id__in=locked).update(text=REMOVED_COMMENT[redaction])
+    _copies_scrub(locked)
+    return locked
 
 
 @dataclass
@@ -197,24 +179,32 @@ class RetentionRun:
         return self.cases / self.seconds if self.seconds > 0 else 0.0
 
 
-def _batch_ids(ml_model: MLModel, cutoff: datetime, after: int, batch: int) -> list[int]:
-    return list(
-        Case.objects.filter(ml_model=ml_model, pk__gt=after, redacted_at__isnull=True)
-        .filter(_due(cutoff))
-        .order_by("pk")
-        .values_list("pk", flat=True)[:batch]
-    )
+def retention_due_batch(
+    ml_model: MLModel, cutoff: datetime, status: str, clock: str
+) -> QuerySet[Case]:
+    """ML_MODEL's STATUS cases due (CLOCK before CUTOFF), oldest clock first: a range scan of
+    the clock's partial index, which holds unredacted cases only (the ones earlier batches
+    redacted have left it), so finding the next batch reads what is due and no more."""
+    return Case.objects.filter(
+        ml_model=ml_model, status=status, redacted_at__isnull=True, **{f"{clock}__lte": cutoff}
+    ).order_by(clock, "pk")
+
+
+def _next_batch(
+    ml_model: MLModel, cutoff: datetime, status: str, clock: str, batch: int
+) -> list[int]:
+    due = retention_due_batch(ml_model, cutoff, status, clock)
+    return list(due.values_list("pk", flat=True)[:batch])
 
 
 def _batch_apply(ml_model: MLModel, cutoff: datetime, ids: list[int], now: datetime) -> int:
-    """One batch, one transaction: remove the content of the cases among IDS (ids[0] ..
-    ids[-1]) that are still due (a reopen in between takes a case out) and audit once.
+    """One batch, one transaction: remove the content of the cases among IDS that are still
+    due (a reopen in between takes a case out) and audit once.
     Returns how many were removed."""
     with transaction.atomic():
         due = case_content_remove(
             ml_model=ml_model,
-            lo=ids[0],
-            hi=ids[-1],
+            ids=ids,
             due=Q(redacted_at__isnull=True) & _due(cutoff),
             redaction=Redaction.RETENTION,
             now=now,
@@ -263,18 +253,21 @@ def retention_apply(
         cutoff = retention_cutoff(ml_model, now)
         if cutoff is None:
             continue
-        after = 0
-        while ids := _batch_ids(ml_model, cutoff, after, batch):
-            removed = _batch_apply(ml_model, cutoff, ids, now)
-            after = ids[-1]
-            if removed:
-                run.cases += removed
-                run.batches += 1
-                run.by_model[ml_model.slug] = run.by_model.get(ml_model.slug, 0) + removed
-            if max_seconds is not None and time.perf_counter() - started > max_seconds:
-                run.finished = False
-                run.seconds = time.perf_counter() - started
-                return run
+        for status, clock, _ in RETENTION_CLOCKS:
+            previous: list[int] = []
+            # A batch's cases leave the search once redacted (or, if one changed meanwhile,
+            # once no longer due); the same batch twice means nothing moved, and stops.
+            while (ids := _next_batch(ml_model, cutoff, status, clock, batch)) and ids != previous:
+                previous = ids
+                removed = _batch_apply(ml_model, cutoff, ids, now)
+                if removed:
+                    run.cases += removed
+                    run.batches += 1
+                    run.by_model[ml_model.slug] = run.by_model.get(ml_model.slug, 0) + removed
+                if max_seconds is not None and time.perf_counter() - started > max_seconds:
+                    run.finished = False
+                    run.seconds = time.perf_counter() - started
+                    return run
     run.seconds = time.perf_counter() - started
     return run
 
@@ -340,8 +333,7 @@ def case_erase(*, ml_model: MLModel, external_id: str, actor: User | None, reaso
     before = case.redaction
     case_content_remove(
         ml_model=ml_model,
-        lo=case.pk,
-        hi=case.pk,
+        ids=[case.pk],
         due=Q(pk=case.pk),
         redaction=Redaction.ERASURE,
         now=now,

@@ -6,11 +6,12 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from reviewapp.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from reviewapp.models import (
+    RETENTION_CLOCKS,
     AuditEvent,
     Case,
     CaseStatus,
@@ -26,7 +27,7 @@ from reviewapp.services.comments import comment_add
 from reviewapp.services.decisions import case_decide, decision_reopen
 from reviewapp.services.model_settings import model_configure
 from reviewapp.services.queue import case_claim_next
-from reviewapp.services.retention import case_erase, retention_apply
+from reviewapp.services.retention import case_erase, retention_apply, retention_due_batch
 from reviewapp.services.webhooks import webhook_set
 from reviewapp.tasks.retention import retention_apply_task
 from tests.factories import case_payload, make_cases, make_model, make_user
@@ -228,6 +229,52 @@ def test_a_run_stops_at_its_time_budget_and_the_next_carries_on(retained):
     rest = retention_apply(now=later, batch=1)
     assert (rest.cases, rest.finished) == (2, True)
     assert not Case.objects.filter(redacted_at__isnull=True).exists()
+
+
+def test_every_kind_of_finished_case_is_found_by_its_clock_whatever_its_id(retained, lead):
+    """Decided, auto-approved and expired cases are each due by their own clock, found
+    oldest clock first (not by id): cases whose clocks run against their ids, in batches of
+    two, are all removed, and the ones inside the period are not."""
+    ids = make_cases(retained, 7, **_body("clock", confidence=0.2))
+    now = timezone.now()
+    # Decided: the higher the id, the older the decision; the two newest ids are recent.
+    for age, pk in enumerate(ids[:5]):
+        Case.objects.filter(pk=pk).update(
+            status=CaseStatus.DECIDED, decided_at=now - timedelta(days=40 + age)
+        )
+    Case.objects.filter(pk=ids[0]).update(decided_at=now - timedelta(days=3))
+    Case.objects.filter(pk=ids[5]).update(
+        status=CaseStatus.EXPIRED, expired_at=now - timedelta(days=31)
+    )
+    Case.objects.filter(pk=ids[6]).update(
+        status=CaseStatus.AUTO_APPROVED, created_at=now - timedelta(days=90)
+    )
+    recent_auto = make_cases(retained, 1, **_body("auto", confidence=0.97))[0]
+
+    run = retention_apply(now=now, batch=2)
+
+    removed = set(Case.objects.filter(redacted_at__isnull=False).values_list("pk", flat=True))
+    assert removed == {*ids[1:5], ids[5], ids[6]}
+    assert run.cases == 6
+    assert run.batches == 4  # decided 2 + 2, expired 1, auto-approved 1
+    events = AuditEvent.objects.filter(action="case.redacted").order_by("pk")
+    # The first batch holds the two oldest decisions: the two highest ids.
+    assert events[0].changes["case_ids"] == sorted(ids[3:5])
+    assert Case.objects.get(pk=recent_auto).redacted_at is None
+    assert Case.objects.get(pk=ids[0]).redacted_at is None
+
+
+@pytest.mark.postgres
+def test_the_batch_search_reads_the_partial_index_of_its_clock(retained):
+    """On PostgreSQL the search for the next batch is a range scan of its clock's partial
+    index (unredacted finished cases only), not a walk of the model's cases."""
+    make_cases(retained, 3, **_body("plan", confidence=0.97))
+    for status, clock, name in RETENTION_CLOCKS:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            due = retention_due_batch(retained, timezone.now(), status, clock)
+            plan = due.values_list("pk", flat=True)[:2000].explain()
+        assert f"case_retention_{name}_idx" in plan, plan
 
 
 # --- erasure ----------------------------------------------------------------------------------

@@ -231,3 +231,19 @@ def test_verify_button_reports_a_broken_chain(auditor_client):
     assert "msg-error" in html
     verified = AuditEvent.objects.get(action="audit.verified")
     assert (verified.changes["ok"], verified.changes["event_id"]) == (False, event_id)
+
+
+def test_action_suggestions_name_each_recorded_action_once_in_order(auditor_client):
+    """The filter's suggestions are the distinct actions recorded (read by a skip scan of
+    the action index), sorted, each once however many events it has."""
+    from django.core.cache import cache
+
+    _events(3, action="policy.proposed")
+    _events(1, action="auth.login")
+    _events(2, action="zeta.last")
+    cache.delete("reviewapp:audit-actions")
+    response = auditor_client.get(URL)
+    recorded = sorted(set(AuditEvent.objects.values_list("action", flat=True)))
+    assert response.context["action_names"] == recorded
+    assert {"auth.login", "policy.proposed", "zeta.last"} <= set(recorded)
+    assert "permission.denied" not in response.context["action_names"]

@@ -275,6 +275,9 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Its recorded last run is the worker heartbeat (/metrics, the system page).
     "worker-heartbeat": {"task": "reviewapp.tasks.worker_heartbeat_task", "schedule": 30.0},
+    # The audit chain from the last verification on (reviewapp.services.audit,
+    # audit_verify_incremental); a broken chain fails the run (job failure metric and alert).
+    "verify-audit": {"task": "reviewapp.tasks.audit_verify_task", "schedule": crontab(minute=23)},
 }
 
 # reviewapp
@@ -313,6 +316,14 @@ REVIEWAPP_UNDO_WINDOW_S = env.float("REVIEWAPP_UNDO_WINDOW_S", default=10.0)
 REVIEWAPP_SEGMENT_MIN_SAMPLE = env.int("REVIEWAPP_SEGMENT_MIN_SAMPLE", default=30)
 REVIEWAPP_AUDIT_SEAL_LAG_S = env.int("REVIEWAPP_AUDIT_SEAL_LAG_S", default=10)
 REVIEWAPP_AUDIT_SEAL_CHUNK = 1000
+# Each incremental verification (the hourly job, the auditors' button, verify_audit
+# --since-last) also re-hashes this many older seals, on from where the previous run stopped
+# and wrapping to the first seal: every sealed event is re-checked within
+# (seals / REVIEWAPP_AUDIT_SCRUB_SEALS) runs. 0 turns the scrub off.
+REVIEWAPP_AUDIT_SCRUB_SEALS = env.int("REVIEWAPP_AUDIT_SCRUB_SEALS", default=100)
+# The auditors' "Verify chain" button walks the seals since the last verification for at
+# most this long (a person waits); what is left is said, and the hourly job carries on.
+REVIEWAPP_AUDIT_VERIFY_BUTTON_S = env.float("REVIEWAPP_AUDIT_VERIFY_BUTTON_S", default=2.0)
 REVIEWAPP_SHOW_DEMO_PASSWORDS = False
 
 # Logs (config/logconfig.py; docs/operations.md, "Logs"): REVIEWAPP_LOG_FORMAT=json writes one

@@ -9,10 +9,13 @@ the first event that was changed, removed or inserted after sealing.
 """
 
 import hashlib
+import itertools
 import json
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, models, transaction
@@ -118,29 +121,101 @@ def audit_record_many(events: Iterable[AuditEvent]) -> None:
             )
 
 
+# The recorded fields of an event, in the order rows are read for digests (``values_list``).
+EVENT_COLUMNS = (
+    "id",
+    "occurred_at",
+    "actor_id",
+    "actor_label",
+    "actor_role",
+    "action",
+    "target_type",
+    "target_id",
+    "changes",
+    "ip",
+    "user_agent",
+    "request_id",
+)
+# Canonical JSON: sorted keys, no spaces, ASCII escapes (one encoder, built once).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+
+
+def event_row_fields(row: Sequence[Any]) -> dict:
+    """Every recorded field of an event given as a row of ``EVENT_COLUMNS`` values (as the
+    ORM returns them: an aware datetime, decoded ``changes``), as plain JSON-ready values."""
+    fields = dict(zip(EVENT_COLUMNS, row, strict=True))
+    fields["occurred_at"] = fields["occurred_at"].isoformat()
+    return fields
+
+
+def event_row_digest(row: Sequence[Any]) -> str:
+    """SHA-256 over every recorded field of an event row, in the canonical JSON form. The one
+    definition of an event's digest: ``event_digest`` (sealing, exports) and the verifier
+    (rows of ``event_rows``, no model instances) both come here."""
+    return hashlib.sha256(_CANONICAL.encode(event_row_fields(row)).encode()).hexdigest()
+
+
+def _event_row(event: AuditEvent) -> tuple:
+    return tuple(getattr(event, column) for column in EVENT_COLUMNS)
+
+
 def event_fields(event: AuditEvent) -> dict:
     """Every recorded field of an event, as plain JSON-ready values (for digests and exports)."""
-    return {
-        "id": event.pk,
-        "occurred_at": event.occurred_at.isoformat(),
-        "actor_id": event.actor_id,
-        "actor_label": event.actor_label,
-        "actor_role": event.actor_role,
-        "action": event.action,
-        "target_type": event.target_type,
-        "target_id": event.target_id,
-        "changes": event.changes,
-        "ip": event.ip,
-        "user_agent": event.user_agent,
-        "request_id": event.request_id,
-    }
+    return event_row_fields(_event_row(event))
 
 
 def event_digest(event: AuditEvent) -> str:
     """SHA-256 over every recorded field of an event, in a canonical JSON form."""
-    body = event_fields(event)
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return event_row_digest(_event_row(event))
+
+
+def _rows_sql() -> str:
+    """The event rows of an id range on PostgreSQL: EVENT_COLUMNS, the timestamp as UTC text
+    with microseconds (to_char does not depend on the session's DateStyle or TimeZone)."""
+    quote = connection.ops.quote_name
+    fields = {f.attname: f.column for f in AuditEvent._meta.concrete_fields}
+    columns = [
+        f"to_char({quote(fields[name])} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"
+        if name == "occurred_at"
+        else quote(fields[name])
+        for name in EVENT_COLUMNS
+    ]
+    pk = quote(AuditEvent._meta.pk.column)
+    return (
+        f"SELECT {', '.join(columns)} FROM {quote(AuditEvent._meta.db_table)} "  # noqa: S608
+        f"WHERE {pk} BETWEEN %s AND %s ORDER BY {pk}"
+    )
+
+
+_CHANGES = EVENT_COLUMNS.index("changes")
+
+
+def event_rows(*, first_id: int, last_id: int) -> list[tuple]:
+    """The events with ids FIRST_ID..LAST_ID in id order, as rows of ``EVENT_COLUMNS`` values
+    equal to the ORM's (``values_list``), for ``event_row_digest``. On PostgreSQL they are read
+    with a plain cursor: Django's timestamptz loader is pure Python and was most of the cost
+    of a row, so the timestamp comes as UTC text for ``datetime.fromisoformat`` (C), and
+    ``changes`` is decoded here, as JSONField does (json.loads of the text)."""
+    tz = connection.timezone if connection.vendor == "postgresql" else None
+    if tz is None:
+        return list(
+            AuditEvent.objects.filter(pk__gte=first_id, pk__lte=last_id)
+            .order_by("pk")
+            .values_list(*EVENT_COLUMNS)
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(_rows_sql(), [first_id, last_id])
+        raw = cursor.fetchall()
+    rows = []
+    for row in raw:
+        occurred_at = datetime.fromisoformat(row[1]).replace(tzinfo=UTC)
+        if tz is not UTC:
+            occurred_at = occurred_at.astimezone(tz)
+        changes = row[_CHANGES]
+        if isinstance(changes, str):
+            changes = json.loads(changes)
+        rows.append((row[0], occurred_at, *row[2:_CHANGES], changes, *row[_CHANGES + 1 :]))
+    return rows
 
 
 def seal_hash(*, previous_hash: str, event_digests: list[list]) -> str:
@@ -215,7 +290,8 @@ def audit_seal(*, lag_seconds: int | None = None, chunk: int | None = None) -> i
     while True:
         try:
             with transaction.atomic():
-                last = AuditSeal.objects.order_by("-last_event_id").first()
+                # The head: seals are contiguous and increasing, and the range start is indexed.
+                last = AuditSeal.objects.order_by("-first_event_id").first()
                 start_after = last.last_event_id if last else 0
                 events = []
                 pending = AuditEvent.objects.filter(pk__gt=start_after, pk__lte=horizon)
@@ -246,72 +322,320 @@ def audit_seal(*, lag_seconds: int | None = None, chunk: int | None = None) -> i
         sealed += len(events)
 
 
+VERIFIED_ACTION = "audit.verified"
+FULL, INCREMENTAL = "full", "incremental"
+
+
 @dataclass(frozen=True)
 class VerifyResult:
+    """The outcome of a verification. ``seals`` and ``events``: what the walk checked (an
+    incremental one: the seals newer than its checkpoint); ``rechecked`` and
+    ``rechecked_events``: the older seals its scrub re-hashed. When ok, ``through_*`` name the
+    newest seal checked and ``scrubbed_through`` the scrub's cursor (an event id): recorded in
+    the ``audit.verified`` event, they are the next incremental run's checkpoint."""
+
     ok: bool
     seals: int
     events: int
     problem: str = ""
     event_id: int | None = None
+    mode: str = FULL
+    through_seal: int | None = None
+    through_hash: str = ""
+    through_event: int | None = None
+    scrubbed_through: int | None = None
+    rechecked: int = 0
+    rechecked_events: int = 0
+    # False: the walk stopped at its time budget, ``remaining`` newer seals still unchecked
+    # (the next run carries on from ``through_seal``).
+    complete: bool = True
+    remaining: int = 0
 
 
-def audit_verify() -> VerifyResult:
-    """Walk the chain; report the first event changed, removed or inserted after sealing.
+def _seal_problem(
+    seal: AuditSeal, *, previous_hash: str, previous_last: int
+) -> tuple[str, int | None] | None:
+    """The first problem of one seal given the hash and last event id of the seal before it
+    (GENESIS_HASH and 0 for the first one): its link, its hash, its digests against its range,
+    then the events of its range (one query, rows as tuples) against its digests. None when
+    the seal holds."""
+    if seal.previous_hash != previous_hash or seal.first_event_id != previous_last + 1:
+        return f"seal {seal.pk} does not follow the chain", None
+    stored = seal.event_digests
+    if seal_hash(previous_hash=seal.previous_hash, event_digests=stored) != seal.hash:
+        return f"seal {seal.pk} was altered", None
+    try:
+        expected = [(int(event_id), digest) for event_id, digest in stored]
+    except (TypeError, ValueError):
+        return f"seal {seal.pk} was altered", None
+    ids = [event_id for event_id, _ in expected]
+    if (
+        not ids
+        or ids[0] < seal.first_event_id
+        or ids[-1] > seal.last_event_id
+        or any(later <= earlier for earlier, later in itertools.pairwise(ids))
+    ):
+        # The range is not covered by the hash; it must still agree with the digests.
+        return f"seal {seal.pk} was altered", None
+    rows = event_rows(first_id=seal.first_event_id, last_id=seal.last_event_id)
+    actual = [(row[0], event_row_digest(row)) for row in rows]
+    if actual == expected:
+        return None
+    stored_by_id, actual_by_id = dict(expected), dict(actual)
+    for event_id in sorted(stored_by_id.keys() | actual_by_id.keys()):
+        if event_id not in actual_by_id:
+            return "removed after sealing", event_id
+        if event_id not in stored_by_id:
+            return "inserted after sealing", event_id
+        if stored_by_id[event_id] != actual_by_id[event_id]:
+            return "changed after sealing", event_id
+    return None  # both lists are in id order without repeats: equal dicts, equal lists
+
+
+@dataclass
+class _Walk:
+    """Consecutive seals verified from a known link of the chain (by default its start)."""
+
+    previous_hash: str = GENESIS_HASH
+    previous_last: int = 0
+    last: AuditSeal | None = None
+    seals: int = 0
+    events: int = 0
+    problem: str = ""
+    event_id: int | None = None
+    stopped: bool = False  # at its deadline, with seals left
+
+    @classmethod
+    def after(cls, seal: AuditSeal | None) -> "_Walk":
+        if seal is None:
+            return cls()
+        return cls(previous_hash=seal.hash, previous_last=seal.last_event_id, last=seal)
+
+    def run(self, seals: Iterable[AuditSeal], *, deadline: float | None = None) -> bool:
+        """Verify SEALS in order; False at the first problem (kept in the walk). Past DEADLINE
+        (``time.monotonic()``) it stops after the seal in hand (``stopped``) and holds so far."""
+        for seal in seals:
+            if deadline is not None and self.seals and time.monotonic() > deadline:
+                self.stopped = True
+                return True
+            found = _seal_problem(
+                seal, previous_hash=self.previous_hash, previous_last=self.previous_last
+            )
+            if found is not None:
+                self.problem, self.event_id = found
+                return False
+            self.previous_hash, self.previous_last, self.last = seal.hash, seal.last_event_id, seal
+            self.seals += 1
+            self.events += len(seal.event_digests)
+        return True
+
+
+def _seals_in_order() -> models.QuerySet:
+    return AuditSeal.objects.order_by("first_event_id")
+
+
+def _predecessor(seal: AuditSeal) -> AuditSeal | None:
+    """The seal before SEAL in the chain (by the indexed range start), or None for the first."""
+    return (
+        AuditSeal.objects.filter(first_event_id__lt=seal.first_event_id)
+        .order_by("-first_event_id")
+        .first()
+    )
+
+
+def _stray_below() -> int | None:
+    """An event below the first sealed id (id 0 or less), once anything is sealed."""
+    if not AuditSeal.objects.exists():
+        return None
+    below = AuditEvent.objects.filter(pk__lt=1).order_by("pk").values_list("pk", flat=True)
+    return below.first()
+
+
+def _verified(
+    walk: _Walk,
+    *,
+    top: int | None,
+    high_water: int | None,
+    mode: str,
+    scrub: _Walk | None = None,
+    scrubbed_through: int | None = None,
+) -> VerifyResult:
+    """The end of a walk that held: the tail check, then the result naming its last seal."""
+    rechecked = {"rechecked": scrub.seals, "rechecked_events": scrub.events} if scrub else {}
+    horizon = walk.previous_last
+    if top is not None and high_water is not None and top > max(high_water, horizon):
+        # Above the sealed horizon, with an id the database has not handed out yet.
+        forged = AuditEvent.objects.filter(pk__gt=max(high_water, horizon)).order_by("pk")
+        return VerifyResult(
+            False,
+            walk.seals,
+            walk.events,
+            "inserted with an id never issued",
+            forged.values_list("pk", flat=True).first(),
+            mode=mode,
+            **rechecked,
+        )
+    last = walk.last
+    remaining = 0
+    if walk.stopped and last is not None:
+        remaining = _seals_in_order().filter(first_event_id__gt=last.first_event_id).count()
+    return VerifyResult(
+        True,
+        walk.seals,
+        walk.events,
+        complete=not remaining,
+        remaining=remaining,
+        mode=mode,
+        through_seal=last.pk if last else None,
+        through_hash=last.hash if last else "",
+        through_event=last.last_event_id if last else None,
+        scrubbed_through=scrubbed_through,
+        **rechecked,
+    )
+
+
+def audit_verify(*, max_seconds: float | None = None) -> VerifyResult:
+    """Walk the whole chain; report the first event changed, removed or inserted after sealing.
+    With MAX_SECONDS the walk stops after the seal that crosses it (``complete`` False): what
+    it checked is a checkpoint, and an incremental run carries on from there.
 
     The seals cover ids 1..horizon without a gap (each starts right after the previous one),
     so an event is inserted wherever it sits: below the first sealed id (id 0 or less), inside
-    a sealed range, or above the sealed horizon with an id the database never issued."""
-    previous_hash = GENESIS_HASH
-    previous_last = 0
-    n_seals = n_events = 0
+    a sealed range, or above the sealed horizon with an id the database never issued. Every
+    event is re-hashed, so the result can serve as the checkpoint of incremental runs (its
+    scrub cursor starts over: everything was just re-hashed)."""
     top = AuditEvent.objects.aggregate(top=Max("pk"))["top"]
     high_water = _id_high_water()
-    below = AuditEvent.objects.filter(pk__lt=1).order_by("pk").values_list("pk", flat=True)
-    if AuditSeal.objects.exists() and (stray := below.first()) is not None:
+    if (stray := _stray_below()) is not None:
         return VerifyResult(False, 0, 0, "inserted after sealing", stray)
-    for seal in AuditSeal.objects.order_by("first_event_id").iterator(chunk_size=50):
-        if seal.previous_hash != previous_hash or seal.first_event_id != previous_last + 1:
-            return VerifyResult(
-                False, n_seals, n_events, f"seal {seal.pk} does not follow the chain"
-            )
-        if (
-            seal_hash(previous_hash=seal.previous_hash, event_digests=seal.event_digests)
-            != seal.hash
-        ):
-            return VerifyResult(False, n_seals, n_events, f"seal {seal.pk} was altered")
-        stored = {int(eid): digest for eid, digest in seal.event_digests}
-        ids = [int(eid) for eid, _ in seal.event_digests]
-        if (
-            not ids
-            or ids != sorted(stored)
-            or ids[0] < seal.first_event_id
-            or ids[-1] > seal.last_event_id
-        ):
-            # The range is not covered by the hash; it must still agree with the digests.
-            return VerifyResult(False, n_seals, n_events, f"seal {seal.pk} was altered")
-        actual = {
-            e.pk: event_digest(e)
-            for e in AuditEvent.objects.filter(
-                pk__gte=seal.first_event_id, pk__lte=seal.last_event_id
-            ).order_by("pk")
-        }
-        for event_id in sorted(stored.keys() | actual.keys()):
-            if event_id not in actual:
-                return VerifyResult(False, n_seals, n_events, "removed after sealing", event_id)
-            if event_id not in stored:
-                return VerifyResult(False, n_seals, n_events, "inserted after sealing", event_id)
-            if stored[event_id] != actual[event_id]:
-                return VerifyResult(False, n_seals, n_events, "changed after sealing", event_id)
-        previous_hash, previous_last = seal.hash, seal.last_event_id
-        n_seals += 1
-        n_events += len(stored)
-    if top is not None and high_water is not None and top > max(high_water, previous_last):
-        # Above the sealed horizon, with an id the database has not handed out yet.
-        forged = AuditEvent.objects.filter(pk__gt=max(high_water, previous_last)).order_by("pk")
+    walk = _Walk()
+    if not walk.run(_seals_in_order().iterator(chunk_size=50), deadline=_deadline(max_seconds)):
+        return VerifyResult(False, walk.seals, walk.events, walk.problem, walk.event_id)
+    return _verified(
+        walk,
+        top=top,
+        high_water=high_water,
+        mode=FULL,
+        scrubbed_through=walk.last.last_event_id if walk.last else None,
+    )
+
+
+def _deadline(max_seconds: float | None) -> float | None:
+    return None if max_seconds is None else time.monotonic() + max_seconds
+
+
+def _checkpoint() -> dict | None:
+    """The ``changes`` of the newest verification that passed, when it names the seal it
+    checked through (verifications recorded before incremental ones existed do not)."""
+    changes = (
+        AuditEvent.objects.filter(action=VERIFIED_ACTION, changes__ok=True)
+        .order_by("-id")
+        .values_list("changes", flat=True)
+        .first()
+    )
+    if not isinstance(changes, dict) or not isinstance(changes.get("through_seal"), int):
+        return None
+    return changes
+
+
+def _segment_walk(seals: Iterator[AuditSeal]) -> _Walk:
+    """Verify a run of consecutive seals, the first one against the seal before it."""
+    first = next(seals, None)
+    if first is None:
+        return _Walk()
+    walk = _Walk.after(_predecessor(first))
+    walk.run(itertools.chain([first], seals))
+    return walk
+
+
+def _scrub(*, after: int, through: AuditSeal, limit: int) -> tuple[_Walk, int]:
+    """Re-verify up to LIMIT seals up to THROUGH (the checkpoint seal), from the first one
+    starting after event id AFTER (the previous run's cursor), wrapping to the first seal.
+    Returns the totals (and the first problem) and the new cursor."""
+    total, cursor = _Walk(), after
+    old = _seals_in_order().filter(first_event_id__lte=through.first_event_id)
+    for segment in (old.filter(first_event_id__gt=after), old.filter(first_event_id__lte=after)):
+        left = limit - total.seals
+        if left <= 0:
+            break
+        walk = _segment_walk(segment[:left].iterator(chunk_size=20))
+        total.seals += walk.seals
+        total.events += walk.events
+        if walk.problem:
+            total.problem, total.event_id = walk.problem, walk.event_id
+            break
+        if walk.last is not None:
+            cursor = walk.last.last_event_id
+    return total, cursor
+
+
+def audit_verify_incremental(
+    *, scrub_seals: int | None = None, max_seconds: float | None = None
+) -> VerifyResult:
+    """Verify the chain from the last verification that passed (its ``audit.verified``
+    event), at a cost that does not grow with the log: the checkpoint seal must still be there
+    with the recorded hash and range and still link to the seal before it; every newer seal
+    is verified as the full walk does, and so are the tail checks (ids below 1, ids above the
+    sealed horizon never issued). A rolling scrub re-verifies SCRUB_SEALS older seals
+    (REVIEWAPP_AUDIT_SCRUB_SEALS by default) after the previous run's cursor, wrapping to the
+    first seal, so every old event is re-hashed within a bounded number of runs. Without a
+    checkpoint this is the full walk (``audit_verify``). With MAX_SECONDS the walk of newer
+    seals stops after the seal that crosses it (``complete`` False, ``remaining`` seals left):
+    the next run carries on from the last seal checked, so a first verification of a large
+    log spreads over several runs instead of one that never ends."""
+    checkpoint = _checkpoint()
+    if checkpoint is None:
+        return audit_verify(max_seconds=max_seconds)
+    deadline = _deadline(max_seconds)
+    limit = settings.REVIEWAPP_AUDIT_SCRUB_SEALS if scrub_seals is None else scrub_seals
+    top = AuditEvent.objects.aggregate(top=Max("pk"))["top"]
+    high_water = _id_high_water()
+    if (stray := _stray_below()) is not None:
+        return VerifyResult(False, 0, 0, "inserted after sealing", stray, mode=INCREMENTAL)
+    seal_id = checkpoint["through_seal"]
+    seal = AuditSeal.objects.filter(pk=seal_id).first()
+    if seal is None:
+        problem = f"seal {seal_id} was removed since the last verification"
+        return VerifyResult(False, 0, 0, problem, mode=INCREMENTAL)
+    before = _Walk.after(_predecessor(seal))
+    if (
+        seal.hash != checkpoint.get("through_hash")
+        or seal.last_event_id != checkpoint.get("through_event")
+        or seal.previous_hash != before.previous_hash
+        or seal.first_event_id != before.previous_last + 1
+        or seal_hash(previous_hash=seal.previous_hash, event_digests=seal.event_digests)
+        != seal.hash
+    ):
+        problem = f"seal {seal.pk} was altered since the last verification"
+        return VerifyResult(False, 0, 0, problem, mode=INCREMENTAL)
+    scrub, cursor = _scrub(
+        after=checkpoint.get("scrubbed_through") or 0, through=seal, limit=max(0, limit)
+    )
+    rechecked = {"rechecked": scrub.seals, "rechecked_events": scrub.events}
+    if scrub.problem:
         return VerifyResult(
-            False, n_seals, n_events, "inserted with an id never issued", forged.first().pk
+            False, 0, 0, scrub.problem, scrub.event_id, mode=INCREMENTAL, **rechecked
         )
-    return VerifyResult(True, n_seals, n_events)
+    walk = _Walk.after(seal)
+    newer = _seals_in_order().filter(first_event_id__gt=seal.first_event_id)
+    if not walk.run(newer.iterator(chunk_size=50), deadline=deadline):
+        return VerifyResult(
+            False,
+            walk.seals,
+            walk.events,
+            walk.problem,
+            walk.event_id,
+            mode=INCREMENTAL,
+            **rechecked,
+        )
+    return _verified(
+        walk,
+        top=top,
+        high_water=high_water,
+        mode=INCREMENTAL,
+        scrub=scrub,
+        scrubbed_through=cursor,
+    )
 
 
 def case_views_record(*, actor: User | None, cases: Iterable[Case]) -> None:

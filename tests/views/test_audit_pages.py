@@ -220,6 +220,24 @@ def test_verify_without_htmx_redirects_with_message(auditor_client):
     assert "audit chain intact" in response.content.decode()
 
 
+def test_verify_button_checks_only_what_is_new_after_a_verification(auditor_client):
+    """The button verifies from the last verification that passed: the second press walks
+    the seals added since (older ones are re-checked by the hourly job, not while a person
+    waits), and says what it checked."""
+    _events(3)
+    audit_seal(lag_seconds=0)
+    auditor_client.post(URL + "verify/", HTTP_HX_REQUEST="true")
+    _events(2)
+    audit_seal(lag_seconds=0)  # the 2 new events and the first press's audit.verified
+    response = auditor_client.post(URL + "verify/", HTTP_HX_REQUEST="true")
+    assert (
+        "audit chain intact: 1 seal covering 3 events since the last verification, "
+        "0 older seals re-checked"
+    ) in response.content.decode()
+    second = AuditEvent.objects.filter(action="audit.verified").latest("pk")
+    assert (second.changes["ok"], second.changes["mode"]) == (True, "incremental")
+
+
 def test_verify_button_reports_a_broken_chain(auditor_client):
     """After a sealed event is changed, the page names it and the check is audited as failed."""
     [event_id] = _events(1)

@@ -40,6 +40,21 @@ DECISION_KIND, EVENT_KIND = 0, 1
 FEED_FAR = 2**62  # beyond every position: no decision is waiting out its undo window
 
 
+# The fields ``decision_event`` reads (and the feed cursor's feed_txid), for ``.only()``.
+FEED_DECISION_FIELDS = (
+    "id",
+    "feed_txid",
+    "action",
+    "final_label",
+    "reason_code",
+    "feedback",
+    "decided_at",
+    "ml_model__slug",
+    "case__external_id",
+    "case__model_version__version",
+)
+
+
 def decision_event(decision: Decision) -> dict[str, Any]:
     """The decision object shared by the feed and the webhook body (DESIGN.md)."""
     case = decision.case
@@ -252,8 +267,12 @@ def _keys(ml_model: MLModel, after: FeedPosition | None, limit: int) -> list[Fee
 def _decisions(ids: list[int]) -> dict[int, Decision]:
     if not ids:
         return {}
-    qs: QuerySet[Decision] = Decision.objects.filter(pk__in=ids).select_related(
-        "ml_model", "case", "case__model_version"
+    # Only what ``decision_event`` and the cursor read: a page of 1,000 rows would otherwise
+    # load and decode every case's input, metadata and explanation.
+    qs: QuerySet[Decision] = (
+        Decision.objects.filter(pk__in=ids)
+        .select_related("ml_model", "case", "case__model_version")
+        .only(*FEED_DECISION_FIELDS)
     )
     return {d.pk: d for d in qs}
 

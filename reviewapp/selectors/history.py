@@ -101,7 +101,11 @@ def my_decisions_page(
         qs = qs.filter(decided_at__gte=filters.since)
     if after is not None:
         decided_at, pk = after
-        qs = qs.filter(Q(decided_at__lt=decided_at) | Q(decided_at=decided_at, id__lt=pk))
+        # The plain bound first: it is what the (reviewer, decided_at) index range starts at
+        # (the OR alone is a filter, read from the newest decision down to the cursor).
+        qs = qs.filter(decided_at__lte=decided_at).filter(
+            Q(decided_at__lt=decided_at) | Q(decided_at=decided_at, id__lt=pk)
+        )
     rows = list(
         qs.select_related("case", "ml_model", "case__model_version").order_by("-decided_at", "-id")[
             : limit + 1

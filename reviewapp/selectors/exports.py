@@ -4,10 +4,11 @@ stream in constant memory. Rendering them (JSON Lines, CSV) is ``presentation.ex
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from reviewapp.models import Decision, MLModel
 from reviewapp.pii import pii_mask
@@ -40,7 +41,8 @@ def labels_export_queryset(
     decided_before: datetime | None = None,
     action: str | None = None,
 ) -> QuerySet:
-    """Current decisions of the model in decision order, as tuples of LABEL_FIELDS."""
+    """Current decisions of the model in decision order, as tuples of LABEL_FIELDS and then
+    the decision id (the keyset of the chunks)."""
     qs = Decision.objects.filter(ml_model=ml_model, superseded_at__isnull=True)
     if version:
         qs = qs.filter(case__model_version__version=version)
@@ -50,7 +52,23 @@ def labels_export_queryset(
         qs = qs.filter(decided_at__lt=decided_before)
     if action:
         qs = qs.filter(action=action)
-    return qs.order_by("decided_at", "id").values_list(*LABEL_FIELDS.values())
+    return qs.order_by("decided_at", "id").values_list(*LABEL_FIELDS.values(), "id")
+
+
+def _label_chunks(qs: QuerySet, *, chunk: int = CHUNK_SIZE) -> Iterator[list[tuple]]:
+    """QS (ordered by decided_at, id; each tuple ending with decided_at's position and the
+    id) in chunks read by keyset from the (model, decided_at) index: no server-side cursor,
+    whose WITH HOLD result PostgreSQL builds in full before the first row (27 s at 10^7
+    decisions), and no OFFSET."""
+    at = list(LABEL_FIELDS).index("decided_at")
+    rows = list(qs[:chunk])
+    while rows:
+        yield rows
+        last_at, last_id = rows[-1][at], rows[-1][-1]
+        after = qs.filter(decided_at__gte=last_at).filter(
+            Q(decided_at__gt=last_at) | Q(decided_at=last_at, id__gt=last_id)
+        )
+        rows = list(after[:chunk])
 
 
 def label_records(
@@ -74,8 +92,8 @@ def label_records(
     names = list(LABEL_FIELDS)
     slug = ml_model.slug
     pii_fields = list(ml_model.pii_fields or [])
-    for values in qs.iterator(chunk_size=CHUNK_SIZE):
-        row = dict(zip(names, values, strict=True))
+    for values in itertools.chain.from_iterable(_label_chunks(qs)):
+        row = dict(zip(names, values[:-1], strict=True))
         if pii_fields:  # personal data leaves only as its salted hash (reviewapp/pii.py)
             row["input"] = pii_mask(row["input"], pii_fields)
         row["model"] = slug

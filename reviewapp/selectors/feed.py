@@ -23,8 +23,8 @@ import binascii
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection
-from django.db.models import BigIntegerField, F, Q, QuerySet, Subquery, Value
+from django.db import connection, models
+from django.db.models import BigIntegerField, BooleanField, F, Q, QuerySet, Subquery, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -196,14 +196,28 @@ class FeedPage:
         return self.results[-1]["cursor"] if self.results else None
 
 
-def _after(field: str, kind: int, after: FeedPosition | None) -> Q:
-    """Rows of KIND (positioned by FIELD) strictly after AFTER in (position, kind, id)."""
+def _after(field: str, kind: int, after: FeedPosition | None, model: type[models.Model]) -> Q:
+    """Rows of KIND (positioned by FIELD of MODEL) strictly after AFTER in (position, kind,
+    id). On PostgreSQL the same-kind bound is a row comparison, (position, id) > (p, i): the
+    index range starts exactly at the cursor (an OR of the two parts is only a filter, and
+    reads every row of the cursor's transaction up to it)."""
     if after is None:
         return Q()
     if kind > after.kind:
         return Q(**{f"{field}__gte": after.position})
     if kind < after.kind:
         return Q(**{f"{field}__gt": after.position})
+    if connection.vendor == "postgresql":
+        quote = connection.ops.quote_name
+        table = quote(model._meta.db_table)
+        column = quote(model._meta.get_field(field).column)
+        pk = quote(model._meta.pk.column)
+        row = RawSQL(  # noqa: S611 - names from the model's meta; values are parameters
+            f"({table}.{column}, {table}.{pk}) > (%s, %s)",
+            [after.position, after.row_id],
+            output_field=BooleanField(),
+        )
+        return Q(row)
     return Q(**{f"{field}__gt": after.position}) | Q(
         **{field: after.position, "pk__gt": after.row_id}
     )
@@ -246,9 +260,11 @@ def _keys(ml_model: MLModel, after: FeedPosition | None, limit: int) -> list[Fee
     decision_field = "feed_txid" if postgres else "pk"
     event_field = "feed_txid" if postgres else "feed_after_decision"
     decisions = Decision.objects.filter(
-        _after(decision_field, DECISION_KIND, after), ml_model=ml_model
+        _after(decision_field, DECISION_KIND, after, Decision), ml_model=ml_model
     )
-    events = FeedEvent.objects.filter(_after(event_field, EVENT_KIND, after), ml_model=ml_model)
+    events = FeedEvent.objects.filter(
+        _after(event_field, EVENT_KIND, after, FeedEvent), ml_model=ml_model
+    )
     if postgres:
         # Only rows written by transactions that have all finished (see module doc).
         finished = RawSQL(SNAPSHOT_XMIN_SQL, [])  # noqa: S611 - constant

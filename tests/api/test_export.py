@@ -129,3 +129,24 @@ def test_export_query_count_does_not_grow_with_rows(
     with django_assert_max_num_queries(12):
         body = _body(client.get(URL, {"model": ml_model.slug}))
     assert len(body.splitlines()) == 30
+
+
+def test_chunks_walk_every_decision_once_in_order_across_equal_times(ml_model, reviewer):
+    """The export reads by keyset on (decided_at, id): small chunks cut between decisions
+    taken at the same instant lose and repeat none, in decision order."""
+    from reviewapp.selectors.exports import _label_chunks, labels_export_queryset
+
+    decisions = decided_cases(ml_model, reviewer, accepts=5, overrides=2)
+    same = decisions[0].decided_at
+    Decision.objects.filter(pk__in=[d.pk for d in decisions[1:4]]).update(decided_at=same)
+    qs = labels_export_queryset(ml_model=ml_model)
+    chunks = list(_label_chunks(qs, chunk=2))
+    ids = [row[-1] for chunk in chunks for row in chunk]
+    expected = list(
+        Decision.objects.filter(ml_model=ml_model, superseded_at__isnull=True)
+        .order_by("decided_at", "id")
+        .values_list("id", flat=True)
+    )
+    assert ids == expected
+    assert len(ids) == 7
+    assert [len(chunk) for chunk in chunks] == [2, 2, 2, 1]

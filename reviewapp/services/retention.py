@@ -21,9 +21,11 @@ fields are never part of a baseline), and the audit log, whose events never hold
 (they name fields and carry counts, ids and digests). People's notes recorded in audit events
 (escalation and reopen reasons) are part of the append-only record and stay.
 
-``retention_apply`` works in batches over the primary key (keyset), each batch in its own
-transaction with one ``case.redacted`` audit event naming the cases; a run that stops half-way
-leaves finished batches done, and the next run carries on (redacted cases are skipped).
+``retention_apply`` works in batches, oldest retention clock first, found through a partial
+index per clock that holds unredacted cases only (``RETENTION_CLOCKS``); each batch runs in
+its own transaction with one ``case.redacted`` audit event naming the cases; a run that stops
+half-way leaves finished batches done, and the next run carries on (redacted cases have left
+the indexes).
 """
 
 from __future__ import annotations

@@ -28,6 +28,23 @@ class AuditEvent(models.Model):
     user_agent = models.CharField(max_length=300, blank=True)
     request_id = models.CharField(max_length=64, blank=True)
 
+    # Every recorded field, in one order: the digest's canonical form, the verifier's rows
+    # and the audit export's columns all read this.
+    RECORDED_FIELDS = (
+        "id",
+        "occurred_at",
+        "actor_id",
+        "actor_label",
+        "actor_role",
+        "action",
+        "target_type",
+        "target_id",
+        "changes",
+        "ip",
+        "user_agent",
+        "request_id",
+    )
+
     class Meta:
         # The log is read newest first, one filter at a time: each index ends with the id, so
         # a page of one action, actor or object is a backward range scan of 51 entries

@@ -17,6 +17,7 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 
+from reviewapp.models import AuditEvent
 from reviewapp.selectors.metrics import CASE_FIELDS
 
 # Spreadsheet formula injection: a cell starting with one of these is prefixed with a quote.
@@ -56,20 +57,7 @@ LABEL_CSV_COLUMNS = (
     "decided_at",
     "time_to_decision_s",
 )
-AUDIT_COLUMNS = (
-    "id",
-    "occurred_at",
-    "actor_id",
-    "actor_label",
-    "actor_role",
-    "action",
-    "target_type",
-    "target_id",
-    "changes",
-    "ip",
-    "user_agent",
-    "request_id",
-)
+AUDIT_COLUMNS = AuditEvent.RECORDED_FIELDS
 
 
 def csv_safe(value: object) -> object:

@@ -122,20 +122,7 @@ def audit_record_many(events: Iterable[AuditEvent]) -> None:
 
 
 # The recorded fields of an event, in the order rows are read for digests (``values_list``).
-EVENT_COLUMNS = (
-    "id",
-    "occurred_at",
-    "actor_id",
-    "actor_label",
-    "actor_role",
-    "action",
-    "target_type",
-    "target_id",
-    "changes",
-    "ip",
-    "user_agent",
-    "request_id",
-)
+EVENT_COLUMNS = AuditEvent.RECORDED_FIELDS
 # Canonical JSON: sorted keys, no spaces, ASCII escapes (one encoder, built once).
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
 

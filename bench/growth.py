@@ -6,8 +6,8 @@ decided, each decided case with its decision) and --events audit events spread o
 each with one INSERT ... SELECT generate_series, as an operator bulk-loads: the secondary
 indexes of the tables in --rebuild-indexes (default: events, cases, decisions) are dropped and
 re-created afterwards from their own definitions (pg_indexes; maintenance_work_mem 1GB), timed
-apart. Then it VACUUM ANALYZEs, computes the daily rollups of 91 days (as the beat task keeps
-them) and measures:
+apart. Then it VACUUM ANALYZEs, computes the daily rollups of every day since the first case
+(as the beat task keeps them) and measures:
 
 - claim and decide p50/p95 over HTTP (bench/review.py's clients, gunicorn with the production
   settings, reviewers pausing --think-ms per case);
@@ -321,21 +321,26 @@ def fill(
 
 
 def rollups_build() -> float:
-    """The daily rollups of the last 91 days and the beat task's refresh and cache warm-up,
-    as a running deployment has them (the dashboards read the rollups); seconds."""
+    """The daily rollups of every day since the first case and the beat task's refresh and
+    cache warm-up, as a running deployment has them (the dashboards, the health page and
+    the model page read the rollups); seconds."""
     from datetime import timedelta
 
+    from django.db.models import Min
     from django.utils import timezone
 
+    from reviewapp.models import Case
     from reviewapp.services.rollups import rollups_refresh
     from reviewapp.tasks.metrics import rollups_refresh_task
 
     started = time.perf_counter()
     today = timezone.localdate()
-    result = rollups_refresh(days=[today - timedelta(days=d) for d in range(91)])
+    first = Case.objects.aggregate(first=Min("created_at"))["first"]
+    n_days = (today - timezone.localdate(first)).days + 1 if first else 1
+    result = rollups_refresh(days=[today - timedelta(days=d) for d in range(n_days)])
     rollups_refresh_task()
     seconds = time.perf_counter() - started
-    log(f"  rollups of 91 days and the beat task: {seconds:.1f} s ({result})")
+    log(f"  rollups of {n_days} days and the beat task: {seconds:.1f} s ({result})")
     return seconds
 
 
@@ -961,6 +966,11 @@ def main() -> None:
         "--only-pages", default="", help="with --reuse: only these page labels (;-separated)"
     )
     parser.add_argument(
+        "--refresh-rollups",
+        action="store_true",
+        help="with --reuse: recompute every day's rollups first (after a schema change)",
+    )
+    parser.add_argument(
         "--fill-only", action="store_true", help="fill, keep the database and stop (then --reuse)"
     )
     parser.add_argument("--table", action="store_true", help="only print the growth table")
@@ -1004,6 +1014,12 @@ def main() -> None:
                 return
         elif fill_times.exists():
             result["fill"] = json.loads(fill_times.read_text())
+        if args.reuse:
+            # A database filled by an earlier version of the code: its schema follows this
+            # one, and --refresh-rollups recomputes the rollups as this code writes them.
+            manage("migrate", "--noinput", "-v", "0", env=SERVER_ENV)
+            if args.refresh_rollups:
+                rollups_build()
         # Production settings serve static files by their manifest names: pages need it.
         manage("collectstatic", "--noinput", "-v", "0", env=SERVER_ENV)
         result["load_avg_start"] = os.getloadavg()[0]

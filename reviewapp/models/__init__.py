@@ -26,6 +26,7 @@ from reviewapp.models.comments import Comment
 from reviewapp.models.guidelines import GuidelineVersion
 from reviewapp.models.metrics import (
     Alert,
+    BandDailyRollup,
     CaseDailyRollup,
     DecisionDailyRollup,
     DriftBaseline,
@@ -64,6 +65,7 @@ __all__ = [
     "AuditEvent",
     "AuditSeal",
     "AutomationSuspension",
+    "BandDailyRollup",
     "Case",
     "CaseDailyRollup",
     "CaseOpinion",

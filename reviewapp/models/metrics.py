@@ -80,6 +80,43 @@ class DecisionDailyRollup(models.Model):
         indexes = [models.Index(fields=["ml_model", "day"], name="decision_rollup_model_day")]
 
 
+class BandDailyRollup(models.Model):
+    """Per day, model version, predicted label and 0.05 confidence band (``band`` =
+    floor(confidence * 20), 0..19): the cases received that day (and how many were
+    auto-approved), and the current decisions taken that day (how many accepted, and the sum
+    of their cases' confidence). Small (versions x labels x 20 rows a day), so the health
+    page's accuracy, reliability curve and threshold what-if and the model page's version
+    figures read any period, all time included, without scanning cases. An accept keeps the
+    model's label and an override changes it (``services.decisions``), so ``accepted`` is
+    also the count of decisions whose final label is the model's."""
+
+    day = models.DateField()
+    ml_model = models.ForeignKey("reviewapp.MLModel", on_delete=models.CASCADE, related_name="+")
+    model_version = models.ForeignKey(
+        "reviewapp.ModelVersion", on_delete=models.CASCADE, related_name="+"
+    )
+    predicted_label = models.CharField(max_length=200)
+    band = models.PositiveSmallIntegerField()
+    received = models.PositiveIntegerField(default=0)
+    auto_approved = models.PositiveIntegerField(default=0)
+    decided = models.PositiveIntegerField(default=0)
+    accepted = models.PositiveIntegerField(default=0)
+    confidence_sum = models.FloatField(default=0.0)
+    refreshed_at = models.DateTimeField(default=timezone.now)
+
+    # The counted columns: summed by the refresh's readers (``selectors.rollup_reads``).
+    COUNTS = ("received", "auto_approved", "decided", "accepted", "confidence_sum")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "ml_model", "model_version", "predicted_label", "band"],
+                name="band_rollup_unique",
+            )
+        ]
+        indexes = [models.Index(fields=["ml_model", "day"], name="band_rollup_model_day")]
+
+
 class SegmentDailyRollup(models.Model):
     """Per day, model and segment (a declared segment field and one of its values): cases
     received, sent to people, decisions and their outcome, and ground-truth outcomes, so the

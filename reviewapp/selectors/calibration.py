@@ -3,7 +3,9 @@ band) and a what-if for candidate review thresholds.
 
 Estimation method (shown on the page):
 
-* Cases are grouped in confidence bands of 0.05 (``floor(confidence * 20)``).
+* Cases are grouped in confidence bands of 0.05 (``floor(confidence * 20)``); the health
+  page reads them from the band rollups (``selectors.bands``), the go-live page counts its
+  shadow-mode cases directly (``fine_bands``).
 * For a candidate threshold *t*, the share sent to people counts every case of the period
   below *t*, plus those at or above *t* whose predicted label is always reviewed, plus the
   policy's QA sample rate of the rest (all cases in advisory mode).
@@ -20,6 +22,7 @@ Estimation method (shown on the page):
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -28,14 +31,15 @@ from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Floor
 
 from reviewapp.models import DecisionAction, MLModel, PolicyStatus, RoutingPolicy
+from reviewapp.selectors.bands import BAND_COUNT, BAND_NUDGE, BandRow
 from reviewapp.selectors.health import cases_in_window, current_decisions, wilson_interval
 
-FINE_BANDS = 20  # 0.05 wide: the what-if grid
+FINE_BANDS = BAND_COUNT  # 0.05 wide: the what-if grid
 CURVE_BANDS = 10  # 0.1 wide: the reliability curve
 CANDIDATE_THRESHOLDS = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))  # 0.50 .. 0.95
 MIN_SAMPLE = 30
 TIME_SAMPLE_CAP = 20_000
-_BAND_NUDGE = 1e-9  # so that 0.85 * 20 lands in band 17 despite binary rounding
+_BAND_NUDGE = BAND_NUDGE
 
 
 @dataclass
@@ -150,9 +154,7 @@ def fine_bands(
     """Received and decided counts per 0.05 confidence band (two aggregate queries).
     CASE_FILTER (Case field lookups, e.g. ``{"policy__shadow_mode": True}``) narrows both
     counts to those cases (the go-live page's shadow-mode evidence)."""
-    bands = [
-        Band(index=i, low=i / FINE_BANDS, high=(i + 1) / FINE_BANDS) for i in range(FINE_BANDS)
-    ]
+    bands = _empty_bands()
     case_filter = case_filter or {}
     received = (
         cases_in_window(ml_model, start=start, end=end)
@@ -187,6 +189,25 @@ def fine_bands(
         band.correct += row["correct"]
         band.confidence_sum += row["conf"] or 0.0
     return bands
+
+
+def bands_of_rows(rows: Iterable[BandRow], *, always_review_labels: list[str]) -> list[Band]:
+    """The 0.05 bands of ``fine_bands`` from per-band figures (``selectors.bands``): the
+    same counts, read from the band rollups instead of cases and decisions."""
+    bands = _empty_bands()
+    always = set(always_review_labels or [])
+    for row in rows:
+        band = bands[_clip(row.band, FINE_BANDS)]
+        band.received += row.received
+        band.always_review += row.received if row.label in always else 0
+        band.decided += row.decided
+        band.correct += row.accepted
+        band.confidence_sum += row.confidence_sum
+    return bands
+
+
+def _empty_bands() -> list[Band]:
+    return [Band(index=i, low=i / FINE_BANDS, high=(i + 1) / FINE_BANDS) for i in range(FINE_BANDS)]
 
 
 def reliability_curve(bands: list[Band]) -> list[Band]:
@@ -292,14 +313,20 @@ def calibration_report(
     target_error_rate: float = 0.02,
     thresholds: tuple[float, ...] = CANDIDATE_THRESHOLDS,
     min_sample: int = MIN_SAMPLE,
+    rows: list[BandRow] | None = None,
 ) -> Calibration:
     """Reliability curve, what-if rows for ``thresholds`` and the recommended threshold for
-    the period [start, end) (four bounded queries)."""
+    the period [start, end): from ROWS, the period's per-band figures (``selectors.bands``,
+    read from the band rollups) when given, else counted from cases and decisions (four
+    bounded queries)."""
     policy = active_policy(ml_model)
     always = list(policy.always_review_labels or []) if policy else []
     qa_rate = policy.qa_sample_rate if policy else 0.0
     advisory = bool(policy and policy.advisory_mode)
-    bands = fine_bands(ml_model, start=start, end=end, always_review_labels=always)
+    if rows is not None:
+        bands = bands_of_rows(rows, always_review_labels=always)
+    else:
+        bands = fine_bands(ml_model, start=start, end=end, always_review_labels=always)
     median_ms, time_sample = median_time_spent_ms(ml_model, start=start, end=end)
     rows = [
         what_if(
@@ -344,6 +371,7 @@ __all__ = [
     "Band",
     "Calibration",
     "WhatIf",
+    "bands_of_rows",
     "calibration_report",
     "fine_bands",
     "median",

@@ -7,7 +7,9 @@ accurate the model and the people were against the outcomes known for those case
 the model would have auto-approved and how often the people agreed with it on those cases,
 plus the model's outcome accuracy on them where outcomes exist.
 
-Cases count by when they were received, in [start, end). Six aggregate queries.
+Cases count by when they were received, in [start, end). The shadow cases are found through
+the case's policy (the model's shadow-mode policies first): a model never run in shadow mode
+costs two small queries, one that was costs six aggregates over its shadow cases only.
 """
 
 from __future__ import annotations
@@ -27,15 +29,26 @@ from reviewapp.selectors.calibration import (
     Band,
     WhatIf,
     active_policy,
+    bands_of_rows,
     fine_bands,
     median_time_spent_ms,
     what_if,
 )
 from reviewapp.selectors.health import cases_in_window, wilson_interval
+from reviewapp.selectors.quality import COUNTS as QUALITY_COUNTS
 from reviewapp.selectors.quality import quality_figures
 
-SHADOW = {"policy__shadow_mode": True}  # cases routed under a shadow-mode policy
 BAND_NUDGE = 1e-9  # the 0.05 bands of selectors.calibration: 0.85 * 20 lands in band 17
+
+
+def shadow_policy_ids(ml_model: MLModel) -> list[int]:
+    """The model's routing policies that ran (or run) in shadow mode: the cases routed under
+    them are the go-live evidence, found through the case's policy index (one small query)."""
+    return list(
+        RoutingPolicy.objects.filter(ml_model=ml_model, shadow_mode=True).values_list(
+            "pk", flat=True
+        )
+    )
 
 
 @dataclass
@@ -98,27 +111,31 @@ class GoLiveReport:
         return self.decided >= self.min_sample
 
 
-def _agreement(ml_model: MLModel, start: datetime, end: datetime) -> tuple[int, int]:
+def _agreement(
+    ml_model: MLModel, policies: list[int], start: datetime, end: datetime
+) -> tuple[int, int]:
     row = Decision.objects.filter(
         ml_model=ml_model,
         superseded_at__isnull=True,
-        case__policy__shadow_mode=True,
+        case__policy_id__in=policies,
         case__created_at__gte=start,
         case__created_at__lt=end,
     ).aggregate(n=Count("id"), agreed=Count("id", filter=Q(final_label=F("case__predicted_label"))))
     return row["n"], row["agreed"]
 
 
-def _outcomes(ml_model: MLModel, start: datetime, end: datetime):
+def _outcomes(ml_model: MLModel, policies: list[int], start: datetime, end: datetime):
     return Outcome.objects.filter(
         ml_model=ml_model,
-        case__policy__shadow_mode=True,
+        case__policy_id__in=policies,
         case__created_at__gte=start,
         case__created_at__lt=end,
     )
 
 
-def _quality(ml_model: MLModel, start: datetime, end: datetime) -> dict[str, Any]:
+def _quality(
+    ml_model: MLModel, policies: list[int], start: datetime, end: datetime
+) -> dict[str, Any]:
     """Model and people against the outcomes of the period's shadow cases (none of which was
     auto-approved, so every decided one counts as reviewed)."""
     final_label = Subquery(
@@ -129,7 +146,7 @@ def _quality(ml_model: MLModel, start: datetime, end: datetime) -> dict[str, Any
     reviewed = Q(final_label__isnull=False)
     model_right = Q(case__predicted_label=F("label"))
     row = (
-        _outcomes(ml_model, start, end)
+        _outcomes(ml_model, policies, start, end)
         .annotate(final_label=final_label)
         .aggregate(
             outcomes=Count("pk"),
@@ -141,11 +158,13 @@ def _quality(ml_model: MLModel, start: datetime, end: datetime) -> dict[str, Any
     return quality_figures({**row, "auto_n": 0, "auto_right": 0})
 
 
-def _outcome_bands(ml_model: MLModel, start: datetime, end: datetime) -> list[tuple[int, int]]:
+def _outcome_bands(
+    ml_model: MLModel, policies: list[int], start: datetime, end: datetime
+) -> list[tuple[int, int]]:
     """(outcomes, model right) per 0.05 confidence band of the period's shadow cases."""
     bands = [(0, 0)] * FINE_BANDS
     rows = (
-        _outcomes(ml_model, start, end)
+        _outcomes(ml_model, policies, start, end)
         .annotate(band=Floor(F("case__confidence") * FINE_BANDS + BAND_NUDGE))
         .values("band")
         .annotate(n=Count("pk"), right=Count("pk", filter=Q(case__predicted_label=F("label"))))
@@ -169,17 +188,26 @@ def golive_report(
     policy = active_policy(ml_model)
     always = list(policy.always_review_labels or []) if policy else []
     qa_rate = policy.qa_sample_rate if policy else 0.0
-    received = cases_in_window(ml_model, start=start, end=end).filter(**SHADOW).count()
-    decided, agreed = _agreement(ml_model, start, end)
-    # The health page's what-if, on the shadow cases only. Decisions count by when their case
-    # was received (fine_bands windows cases by receipt and decisions by decision time, so
-    # its window is left open and the case filter bounds both).
-    window = {**SHADOW, "created_at__gte": start, "created_at__lt": end}
-    bands = fine_bands(
-        ml_model, start=None, end=None, always_review_labels=always, case_filter=window
-    )
-    median_ms, _ = median_time_spent_ms(ml_model, start=start, end=end)
-    outcome_bands = _outcome_bands(ml_model, start, end)
+    policies = shadow_policy_ids(ml_model)
+    if policies:
+        shadow = {"policy_id__in": policies}
+        received = cases_in_window(ml_model, start=start, end=end).filter(**shadow).count()
+        decided, agreed = _agreement(ml_model, policies, start, end)
+        # The health page's what-if, on the shadow cases only. Decisions count by when their
+        # case was received (fine_bands windows cases by receipt and decisions by decision
+        # time, so its window is left open and the case filter bounds both).
+        window = {**shadow, "created_at__gte": start, "created_at__lt": end}
+        bands = fine_bands(
+            ml_model, start=None, end=None, always_review_labels=always, case_filter=window
+        )
+        median_ms, _ = median_time_spent_ms(ml_model, start=start, end=end)
+        outcome_bands = _outcome_bands(ml_model, policies, start, end)
+        quality = _quality(ml_model, policies, start, end)
+    else:  # never in shadow mode: no evidence, and nothing to count
+        received = decided = agreed = 0
+        bands = bands_of_rows([], always_review_labels=always)
+        median_ms, outcome_bands = None, [(0, 0)] * FINE_BANDS
+        quality = quality_figures(dict.fromkeys(QUALITY_COUNTS, 0))
     rows = []
     for t in thresholds:
         # Going live means leaving shadow mode: nothing forces review but the policy's
@@ -205,7 +233,7 @@ def golive_report(
         received=received,
         decided=decided,
         agreed=agreed,
-        quality=_quality(ml_model, start, end),
+        quality=quality,
         thresholds=rows,
         bands=bands,
         min_sample=min_sample,

@@ -1,20 +1,13 @@
 """Reading a model's versions side by side (volume, automation, acceptance and live accuracy
-from decisions) and its circuit breaker (the open automation suspension)."""
+from decisions, read from the band rollups) and its circuit breaker (the open automation
+suspension)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Count, F, Q
-
-from reviewapp.models import (
-    AutomationSuspension,
-    CaseStatus,
-    Decision,
-    DecisionAction,
-    MLModel,
-    ModelVersion,
-)
+from reviewapp.models import AutomationSuspension, MLModel, ModelVersion
+from reviewapp.selectors.bands import band_rows, model_days
 
 
 @dataclass
@@ -43,8 +36,9 @@ class VersionFigures:
 
 
 def version_figures(ml_model: MLModel) -> list[VersionFigures]:
-    """Every version of the model, newest first, with its figures (three queries: versions,
-    case counts by version, current decisions by version)."""
+    """Every version of the model, newest first, with its figures over all time: the band
+    rollups of every day plus what they leave to count live (``selectors.bands``; about six
+    queries, whatever the model's volume)."""
     versions = list(
         ModelVersion.objects.filter(ml_model=ml_model)
         .select_related("activation_proposed_by", "activated_by")
@@ -62,30 +56,15 @@ def version_figures(ml_model: MLModel) -> list[VersionFigures]:
             ),
             None,
         )
-    counts = (
-        ml_model.cases.values("model_version_id")
-        .annotate(n=Count("id"), auto=Count("id", filter=Q(status=CaseStatus.AUTO_APPROVED)))
-        .order_by()
-    )
-    for row in counts:
-        figures = rows.get(row["model_version_id"])
+    date_from, date_to = model_days(ml_model)
+    for band in band_rows(ml_model, date_from=date_from, date_to=date_to):
+        figures = rows.get(band.version_id)
         if figures is not None:
-            figures.received, figures.auto_approved = row["n"], row["auto"]
-    decisions = (
-        Decision.objects.filter(ml_model=ml_model, superseded_at__isnull=True)
-        .values("case__model_version_id")
-        .annotate(
-            n=Count("id"),
-            accepted=Count("id", filter=Q(action=DecisionAction.ACCEPT)),
-            correct=Count("id", filter=Q(final_label=F("case__predicted_label"))),
-        )
-        .order_by()
-    )
-    for row in decisions:
-        figures = rows.get(row["case__model_version_id"])
-        if figures is not None:
-            figures.decided = row["n"]
-            figures.accepted, figures.correct = row["accepted"], row["correct"]
+            figures.received += band.received
+            figures.auto_approved += band.auto_approved
+            figures.decided += band.decided
+            figures.accepted += band.accepted
+            figures.correct += band.accepted  # an accept keeps the model's label
     return list(rows.values())
 
 

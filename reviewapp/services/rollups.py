@@ -23,12 +23,10 @@ observed days of outcomes reported since then.
 
 from __future__ import annotations
 
-import zoneinfo
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Max, Min, Q
 from django.utils import timezone
@@ -36,6 +34,7 @@ from django.utils import timezone
 from reviewapp.figures import BAND_COUNT, HIST_BOUNDS_MS, bucket_of
 from reviewapp.jobs import ROLLUPS_REFRESH, job_enqueue, job_enqueue_on_commit
 from reviewapp.models import (
+    BandDailyRollup,
     Case,
     CaseDailyRollup,
     Decision,
@@ -46,22 +45,24 @@ from reviewapp.models import (
     SegmentDailyRollup,
     User,
 )
+from reviewapp.selectors.bands import (
+    band_rows_live,
+    day_bounds,
+    sql_dt,
+    sql_fetch,
+    sql_of_models,
+)
 from reviewapp.selectors.segments import QUALITY_FIELD
 from reviewapp.services.audit import audit_record
 
 # The beat also looks this far back for days whose cases changed since the last refresh.
 DIRTY_LOOKBACK_DAYS = 400
+# Each beat run also refreshes up to this many older days that have other rollups but no
+# band rollups yet (the backfill after the upgrade that added them), newest first.
+BAND_BACKFILL_DAYS_PER_RUN = 14
 # On-demand refresh from a page runs in the request up to this many days, else in a task.
 INLINE_REFRESH_MAX_DAYS = 7
 _ADVISORY_LOCK_NAMESPACE = 0x5EA1
-
-
-def day_bounds(day: date) -> tuple[datetime, datetime]:
-    """[start, end) of a calendar day in the site's time zone, as aware datetimes."""
-    tz = zoneinfo.ZoneInfo(settings.TIME_ZONE) if settings.USE_TZ else UTC
-    start = datetime.combine(day, time.min, tzinfo=tz)
-    end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz)
-    return start, end
 
 
 def today() -> date:
@@ -103,28 +104,9 @@ def _sql_bucket(expr: str, lo: int = 0, hi: int = len(HIST_BOUNDS_MS)) -> str:
     )
 
 
-def _param_dt(value: datetime):
-    return connection.ops.adapt_datetimefield_value(value)
-
-
-def _fetch(sql: str, params: list) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
-
-
-def _of_models(alias: str, model_ids: list[int]) -> str:
-    """The filter keeping ALIAS's rows to MODEL_IDS (parameters: the ids). The per-model time
-    indexes (model, time) then serve every day's range: without a model condition the day's
-    rows of every model were found by reading the whole table, a cost that grew with it."""
-    if not model_ids:
-        return "AND 1 = 0"
-    return f"AND {alias}.ml_model_id IN ({', '.join(['%s'] * len(model_ids))})"
-
-
 def _case_rows(start: datetime, end: datetime, model_ids: list[int]) -> list[tuple]:
     c = Case._meta.db_table
-    model_filter = _of_models("c", model_ids)
+    model_filter = sql_of_models("c", model_ids)
     sql = f"""
         SELECT c.ml_model_id, c.model_version_id, c.predicted_label, {_sql_band("c.confidence")},
                COUNT(*),
@@ -137,14 +119,14 @@ def _case_rows(start: datetime, end: datetime, model_ids: list[int]) -> list[tup
         WHERE c.created_at >= %s AND c.created_at < %s {model_filter}
         GROUP BY 1, 2, 3, 4
     """  # noqa: S608 - table names and expressions are ours; values are parameters
-    params = [_param_dt(start), _param_dt(end), *model_ids]
-    return _fetch(sql, params)
+    params = [sql_dt(start), sql_dt(end), *model_ids]
+    return sql_fetch(sql, params)
 
 
 def _decision_inner(start: datetime, end: datetime, model_ids: list[int]) -> tuple[str, list]:
     """The current decisions of [start, end) with their grouping keys and durations."""
     d, c = Decision._meta.db_table, Case._meta.db_table
-    model_filter = _of_models("d", model_ids)
+    model_filter = sql_of_models("d", model_ids)
     sql = f"""
         SELECT d.ml_model_id AS m, c.model_version_id AS v, d.reviewer_id AS r,
                c.predicted_label AS l, {_sql_band("c.confidence")} AS b, d.was_blind AS w,
@@ -156,7 +138,7 @@ def _decision_inner(start: datetime, end: datetime, model_ids: list[int]) -> tup
         WHERE d.superseded_at IS NULL AND d.decided_at >= %s AND d.decided_at < %s
               {model_filter}
     """  # noqa: S608 - table names and expressions are ours; values are parameters
-    params = [_param_dt(start), _param_dt(end), *model_ids]
+    params = [sql_dt(start), sql_dt(end), *model_ids]
     return sql, params
 
 
@@ -167,7 +149,7 @@ def _decision_rows(start: datetime, end: datetime, model_ids: list[int]) -> dict
     """One dict per rollup key with every figure of a DecisionDailyRollup row."""
     inner, params = _decision_inner(start, end, model_ids)
     rows: dict[tuple, dict] = {}
-    for m, v, r, label, b, w, n, acc, ovr, h_yes, h_no, ttd_sum, spent_sum in _fetch(
+    for m, v, r, label, b, w, n, acc, ovr, h_yes, h_no, ttd_sum, spent_sum in sql_fetch(
         f"""SELECT {KEYS}, COUNT(*),
                    SUM(CASE WHEN action = 'accept' THEN 1 ELSE 0 END),
                    SUM(CASE WHEN action = 'override' THEN 1 ELSE 0 END),
@@ -191,7 +173,7 @@ def _decision_rows(start: datetime, end: datetime, model_ids: list[int]) -> dict
         }
     if not rows:
         return rows
-    for *key, reason, n in _fetch(
+    for *key, reason, n in sql_fetch(
         f"""SELECT {KEYS}, reason, COUNT(*) FROM ({inner}) x
             WHERE action = 'override' GROUP BY {KEYS}, reason""",  # noqa: S608
         params,
@@ -199,7 +181,7 @@ def _decision_rows(start: datetime, end: datetime, model_ids: list[int]) -> dict
         key[5] = bool(key[5])
         rows[tuple(key)]["override_reasons"][reason or "unspecified"] = n
     for field, col in (("time_to_decision_hist", "ttd"), ("time_spent_hist", "spent")):
-        for *key, bucket, n in _fetch(
+        for *key, bucket, n in sql_fetch(
             f"""SELECT {KEYS}, bk, COUNT(*) FROM (
                     SELECT {KEYS}, {_sql_bucket(col)} AS bk FROM ({inner}) x
                 ) y GROUP BY {KEYS}, bk""",  # noqa: S608
@@ -229,10 +211,10 @@ def _segment_rows(start: datetime, end: datetime, model_ids: list[int]) -> dict[
     ``selectors.quality`` (there ``outcomes_final_correct`` counts human labels only)."""
     c, d, o = Case._meta.db_table, Decision._meta.db_table, Outcome._meta.db_table
     seg = _sql_segments("c")
-    dt = [_param_dt(start), _param_dt(end), *model_ids]
+    dt = [sql_dt(start), sql_dt(end), *model_ids]
     rows: dict[tuple, dict] = defaultdict(lambda: dict.fromkeys(SEGMENT_FIELDS, 0))
-    case_filter = _of_models("c", model_ids)
-    for m, k, v, n, auto, people in _fetch(
+    case_filter = sql_of_models("c", model_ids)
+    for m, k, v, n, auto, people in sql_fetch(
         f"""SELECT c.ml_model_id, s.key, s.value, COUNT(*),
                    SUM(CASE WHEN c.status = 'auto_approved' THEN 1 ELSE 0 END),
                    SUM(CASE WHEN c.status NOT IN ('received', 'auto_approved') THEN 1 ELSE 0 END)
@@ -242,8 +224,8 @@ def _segment_rows(start: datetime, end: datetime, model_ids: list[int]) -> dict[
         dt,
     ):
         rows[(m, k, v)].update(received=n, auto_approved=auto or 0, to_people=people or 0)
-    dec_filter = _of_models("d", model_ids)
-    for m, k, v, n, acc, ovr in _fetch(
+    dec_filter = sql_of_models("d", model_ids)
+    for m, k, v, n, acc, ovr in sql_fetch(
         f"""SELECT d.ml_model_id, s.key, s.value, COUNT(*),
                    SUM(CASE WHEN d.action = 'accept' THEN 1 ELSE 0 END),
                    SUM(CASE WHEN d.action = 'override' THEN 1 ELSE 0 END)
@@ -254,8 +236,8 @@ def _segment_rows(start: datetime, end: datetime, model_ids: list[int]) -> dict[
         dt,
     ):
         rows[(m, k, v)].update(decided=n, accepted=acc or 0, overridden=ovr or 0)
-    out_filter = _of_models("o", model_ids)
-    for m, k, v, n, auto, model_right, final_right in _fetch(
+    out_filter = sql_of_models("o", model_ids)
+    for m, k, v, n, auto, model_right, final_right in sql_fetch(
         f"""SELECT o.ml_model_id, s.key, s.value, COUNT(*),
                    SUM(CASE WHEN c.status = 'auto_approved' THEN 1 ELSE 0 END),
                    SUM(CASE WHEN c.predicted_label = o.label THEN 1 ELSE 0 END),
@@ -277,7 +259,7 @@ def _segment_rows(start: datetime, end: datetime, model_ids: list[int]) -> dict[
     # no declared segment field can take: "<route>:<version>" with route auto (auto-approved),
     # reviewed (a current human decision) or other (waiting, expired, reopened).
     mv = ModelVersion._meta.db_table
-    for m, value, n, auto, model_right, final_right in _fetch(
+    for m, value, n, auto, model_right, final_right in sql_fetch(
         f"""SELECT o.ml_model_id,
                    CASE WHEN c.status = 'auto_approved' THEN 'auto'
                         WHEN d.id IS NOT NULL THEN 'reviewed' ELSE 'other' END || ':' || v.version,
@@ -321,10 +303,28 @@ def _refresh_day(day: date, model_id: int | None) -> tuple[int, int]:
         case_rows = _case_rows(start, end, model_ids)
         decision_rows = _decision_rows(start, end, model_ids)
         segment_rows = _segment_rows(start, end, model_ids)
+        # Up to the refresh time exactly: the band readers count from there on live.
+        band_rows = band_rows_live(model_ids, [(start, min(end, now))])
         scope = Q(day=day) & (Q(ml_model_id=model_id) if model_id else Q())
         CaseDailyRollup.objects.filter(scope).delete()
         DecisionDailyRollup.objects.filter(scope).delete()
         SegmentDailyRollup.objects.filter(scope).delete()
+        BandDailyRollup.objects.filter(scope).delete()
+        BandDailyRollup.objects.bulk_create(
+            [
+                BandDailyRollup(
+                    day=day,
+                    ml_model_id=m,
+                    model_version_id=v,
+                    predicted_label=label,
+                    band=band,
+                    refreshed_at=now,
+                    **figures,
+                )
+                for (m, v, label, band), figures in band_rows.items()
+            ],
+            batch_size=500,
+        )
         SegmentDailyRollup.objects.bulk_create(
             [
                 SegmentDailyRollup(
@@ -426,7 +426,23 @@ def rollups_dirty_days(*, since: datetime | None = None) -> list[date]:
     reopened = Decision.objects.filter(superseded_at__gte=since).values("case_id")
     touched = Q(case_id__in=changed.values("pk")) | Q(case_id__in=reopened)
     days.update(Outcome.objects.filter(touched).dates("observed_at", "day"))
+    days.update(_band_backfill_days(exclude=days))
     return sorted(d for d in days if d <= today())
+
+
+def _band_backfill_days(*, exclude: set[date]) -> list[date]:
+    """Up to ``BAND_BACKFILL_DAYS_PER_RUN`` days, newest first, that have case rollups (so
+    data) but no band rollups: days rolled up before the band rollups existed. Two small
+    queries on the rollup tables."""
+    banded = set(BandDailyRollup.objects.values_list("day", flat=True).distinct())
+    rolled = (
+        CaseDailyRollup.objects.filter(received__gt=0)
+        .values_list("day", flat=True)
+        .distinct()
+        .order_by("-day")
+    )
+    todo = [d for d in rolled if d not in banded and d not in exclude]
+    return todo[:BAND_BACKFILL_DAYS_PER_RUN]
 
 
 def rollups_missing_days(*, ml_models: list[MLModel], date_from: date, date_to: date) -> list[date]:

@@ -1,9 +1,10 @@
 """The model-health page: live accuracy, drift, tripwires and alerts, threshold calibration.
 
 Managers and model owners of the model's team see it, auditors read it (every change form is
-hidden and refused on the server), reviewers and leads get 403. Reads are bounded: accuracy
-and calibration are aggregate queries over the period; feature drift reads at most the
-period's latest ``FEATURE_SAMPLE_CAP`` cases.
+hidden and refused on the server), reviewers and leads get 403. Reads are bounded whatever
+the volume: the period is whole days, today included; accuracy and calibration read the
+band rollups (``selectors.bands``: a few rows a day, and the minutes since the last refresh
+counted live); drift reads the period's latest ``FEATURE_SAMPLE_CAP`` cases.
 """
 
 from __future__ import annotations
@@ -25,12 +26,13 @@ from reviewapp.permissions import Capability, user_has
 from reviewapp.presentation.health import health_figures
 from reviewapp.presentation.params import HEALTH_PERIODS as PERIODS
 from reviewapp.presentation.params import form_date, form_number, health_filters
+from reviewapp.selectors.bands import band_rows, day_bounds
 from reviewapp.selectors.calibration import calibration_report, pending_proposals
 from reviewapp.selectors.health import (
     FEATURE_SAMPLE_CAP,
     PSI_MODERATE,
     PSI_SIGNIFICANT,
-    accuracy_report,
+    accuracy_of_bands,
     drift_report,
     health_watch,
 )
@@ -68,11 +70,19 @@ def _page_url(ml_model: MLModel, filters: dict[str, Any], anchor: str = "") -> s
 def _page_context(request: HttpRequest, ml_model: MLModel, filters: dict) -> dict[str, Any]:
     user = request.user
     now = timezone.now()
-    start = now - timedelta(days=filters["days"])
-    accuracy = accuracy_report(ml_model, start=start, end=now)
+    # The period is whole calendar days, today included, so that the band rollups serve it.
+    date_to = timezone.localdate(now)
+    date_from = date_to - timedelta(days=filters["days"] - 1)
+    start = day_bounds(date_from)[0]
+    bands = band_rows(ml_model, date_from=date_from, date_to=date_to)
+    accuracy = accuracy_of_bands(ml_model, bands)
     drift = drift_report(ml_model, start=start, end=now)
     calibration = calibration_report(
-        ml_model, start=start, end=now, target_error_rate=filters["target_pct"] / 100
+        ml_model,
+        start=start,
+        end=now,
+        target_error_rate=filters["target_pct"] / 100,
+        rows=bands,
     )
     watch = health_watch(ml_model)
     return {
@@ -98,7 +108,7 @@ def _page_context(request: HttpRequest, ml_model: MLModel, filters: dict) -> dic
         "recent_alerts": watch.recent_alerts,
         "pending_proposals": pending_proposals(ml_model),
         "today": now.date(),
-        "default_baseline_start": (now - timedelta(days=filters["days"])).date(),
+        "default_baseline_start": date_from,
         "page_url": _page_url(ml_model, filters),
     }
 

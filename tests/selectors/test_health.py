@@ -180,11 +180,11 @@ def test_numeric_feature_drift_half_range(team, model_owner):
     assert amount.psi == pytest.approx(by_hand, abs=1e-9)
     # confidence moved from 0.5 (baseline) to 0.9: all mass leaves the baseline's bin
     assert report.confidence.psi > 0.2
-    assert report.n_current == 50
+    assert report.n_sampled == 50
 
 
 def test_drift_report_queries_are_bounded(team, model_owner, django_assert_max_num_queries):
-    """Drift for a model reads the baseline, one aggregate and one capped sample."""
+    """Drift for a model reads the baseline and one capped sample."""
     ml_model = make_model(team=team, slug="bounded")
     now = timezone.now()
     cases_at(ml_model, 30, confidence=0.6, created_at=now - timedelta(days=5))
@@ -195,7 +195,30 @@ def test_drift_report_queries_are_bounded(team, model_owner, django_assert_max_n
         window_end=now - timedelta(days=4),
     )
     cases_at(ml_model, 30, confidence=0.6)
-    with django_assert_max_num_queries(3):
+    with django_assert_max_num_queries(2):
         report = drift_report(ml_model, start=now - timedelta(days=1), end=now + timedelta(hours=1))
     assert report.n_sampled == 30
     assert {f.name for f in report.features} == {"amount", "country", "account_age_days"}
+
+
+def test_drift_reads_the_windows_latest_cases_only(team, model_owner):
+    """Confidence drift reads the capped sample of the window's latest cases, as the features
+    do: older cases of the window beyond the cap do not move it."""
+    ml_model = make_model(team=team, slug="capped")
+    now = timezone.now()
+    cases_at(ml_model, 40, confidence=0.5, created_at=now - timedelta(days=5))
+    baseline_create(
+        ml_model=ml_model,
+        actor=model_owner,
+        window_start=now - timedelta(days=6),
+        window_end=now - timedelta(days=4),
+    )
+    cases_at(ml_model, 30, confidence=0.95, created_at=now - timedelta(hours=5))
+    cases_at(ml_model, 20, confidence=0.5, created_at=now - timedelta(hours=1))
+    window = {"start": now - timedelta(days=1), "end": now + timedelta(hours=1)}
+    latest = drift_report(ml_model, **window, cap=20)
+    assert latest.n_sampled == 20
+    assert latest.confidence.psi == pytest.approx(0.0, abs=1e-9)  # the 20 newest: as baseline
+    wider = drift_report(ml_model, **window, cap=50)
+    assert wider.n_sampled == 50
+    assert wider.confidence.psi > 0.2  # 30 of the 50 moved to 0.95

@@ -169,14 +169,43 @@ def live_ranges(
 def band_rows(ml_model: MLModel, *, date_from: date, date_to: date) -> list[BandRow]:
     """ML_MODEL's figures per (version, label, band) over the days [DATE_FROM, DATE_TO] (up to
     today): the band rollups, plus the rest counted live (two to four queries)."""
-    date_to = min(date_to, timezone.localdate())
-    if date_from > date_to:
+    return _band_rows(ml_model, date_from, min(date_to, timezone.localdate()), edges=[])
+
+
+def band_rows_between(ml_model: MLModel, *, start: datetime, end: datetime) -> list[BandRow]:
+    """The same over [START, END) to the second (the tripwires' rolling windows): the whole
+    days inside from the band rollups, the part days at either edge counted live (a day of
+    cases and decisions at most each side)."""
+    if end <= start:
+        return []
+    first, last = timezone.localdate(start), timezone.localdate(end) - timedelta(days=1)
+    if day_bounds(first)[0] < start:
+        first += timedelta(days=1)
+    if first > last:  # no whole day inside
+        return _band_rows(ml_model, first, last, edges=[(start, end)])
+    edges = [(start, day_bounds(first)[0]), (day_bounds(last)[1], end)]
+    return _band_rows(ml_model, first, last, edges=[(a, b) for a, b in edges if a < b])
+
+
+def _band_rows(
+    ml_model: MLModel, date_from: date, date_to: date, *, edges: list[tuple[datetime, datetime]]
+) -> list[BandRow]:
+    """The days [DATE_FROM, DATE_TO] from the rollups and what they leave live, plus EDGES
+    (ranges outside those days) live."""
+    if date_from > date_to and not edges:
         return []
     rollups = BandDailyRollup.objects.filter(
         ml_model=ml_model, day__gte=date_from, day__lte=date_to
     )
-    refreshed = dict(
-        rollups.values("day").annotate(at=Min("refreshed_at")).values_list("day", "at").order_by()
+    refreshed = (
+        dict(
+            rollups.values("day")
+            .annotate(at=Min("refreshed_at"))
+            .values_list("day", "at")
+            .order_by()
+        )
+        if date_from <= date_to
+        else {}
     )
     out: dict[tuple[int, str, int], BandRow] = {}
 
@@ -196,7 +225,7 @@ def band_rows(ml_model: MLModel, *, date_from: date, date_to: date) -> list[Band
             target = row(figures["model_version_id"], figures["predicted_label"], figures["band"])
             for name in BandDailyRollup.COUNTS:
                 setattr(target, name, getattr(target, name) + (figures[f"s_{name}"] or 0))
-    ranges = live_ranges(refreshed, date_from, date_to)
+    ranges = [*edges, *live_ranges(refreshed, date_from, date_to)]
     for (_m, version_id, label, band), figures in band_rows_live([ml_model.pk], ranges).items():
         target = row(version_id, label, band)
         for name, value in figures.items():

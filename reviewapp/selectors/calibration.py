@@ -3,9 +3,9 @@ band) and a what-if for candidate review thresholds.
 
 Estimation method (shown on the page):
 
-* Cases are grouped in confidence bands of 0.05 (``floor(confidence * 20)``); the health
-  page reads them from the band rollups (``selectors.bands``), the go-live page counts its
-  shadow-mode cases directly (``fine_bands``).
+* Cases are grouped in confidence bands of 0.05 (``floor(confidence * 20)``), read from the
+  band rollups (``selectors.bands``); the go-live page counts its shadow-mode cases, by
+  when they were received, directly (``fine_bands``).
 * For a candidate threshold *t*, the share sent to people counts every case of the period
   below *t*, plus those at or above *t* whose predicted label is always reviewed, plus the
   policy's QA sample rate of the rest (all cases in advisory mode).
@@ -31,8 +31,13 @@ from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Floor
 
 from reviewapp.models import DecisionAction, MLModel, PolicyStatus, RoutingPolicy
-from reviewapp.selectors.bands import BAND_COUNT, BAND_NUDGE, BandRow
-from reviewapp.selectors.health import cases_in_window, current_decisions, wilson_interval
+from reviewapp.selectors.bands import BAND_COUNT, BAND_NUDGE, BandRow, band_rows_between
+from reviewapp.selectors.health import (
+    cases_in_window,
+    closed_window,
+    current_decisions,
+    wilson_interval,
+)
 
 FINE_BANDS = BAND_COUNT  # 0.05 wide: the what-if grid
 CURVE_BANDS = 10  # 0.1 wide: the reliability curve
@@ -316,17 +321,15 @@ def calibration_report(
     rows: list[BandRow] | None = None,
 ) -> Calibration:
     """Reliability curve, what-if rows for ``thresholds`` and the recommended threshold for
-    the period [start, end): from ROWS, the period's per-band figures (``selectors.bands``,
-    read from the band rollups) when given, else counted from cases and decisions (four
-    bounded queries)."""
+    the period [start, end) (open ends: the model's first day, now), from the period's
+    per-band figures (``selectors.bands``: ROWS when the caller has them already)."""
     policy = active_policy(ml_model)
     always = list(policy.always_review_labels or []) if policy else []
     qa_rate = policy.qa_sample_rate if policy else 0.0
     advisory = bool(policy and policy.advisory_mode)
-    if rows is not None:
-        bands = bands_of_rows(rows, always_review_labels=always)
-    else:
-        bands = fine_bands(ml_model, start=start, end=end, always_review_labels=always)
+    if rows is None:
+        rows = band_rows_between(ml_model, **closed_window(ml_model, start, end))
+    bands = bands_of_rows(rows, always_review_labels=always)
     median_ms, time_sample = median_time_spent_ms(ml_model, start=start, end=end)
     rows = [
         what_if(

@@ -2,7 +2,10 @@
 the confidence distribution and of each input feature (population stability index, PSI).
 
 Accuracy counts current decisions only: ``accept`` means the model was right, ``override``
-means it was wrong. Drift compares the period's cases with the model's active
+means it was wrong. Accuracy, decision rates, label mix and volume read the band rollups
+(``selectors.bands``), so the page and the tripwires cost the same at any volume.
+
+Drift compares the period's cases with the model's active
 :class:`~reviewapp.models.DriftBaseline`:
 
 * numeric features: 10 quantile bins whose edges come from the baseline window, plus a
@@ -29,19 +32,18 @@ from datetime import datetime
 from itertools import pairwise
 from typing import Any
 
-from django.db.models import Count, Max, Q
+from django.utils import timezone
 
 from reviewapp.models import (
     Alert,
     Case,
     Decision,
-    DecisionAction,
     DriftBaseline,
     MLModel,
     ModelVersion,
     Tripwire,
 )
-from reviewapp.selectors.bands import BandRow
+from reviewapp.selectors.bands import BandRow, band_rows_between, day_bounds, model_days
 
 PSI_EPSILON = 1e-4
 NUMERIC_BINS = 10
@@ -118,17 +120,17 @@ def current_decisions(
 def accuracy_report(
     ml_model: MLModel, *, start: datetime | None = None, end: datetime | None = None
 ) -> AccuracyReport:
-    """Live accuracy overall, per model version and per predicted label (one query)."""
-    rows = (
-        current_decisions(ml_model, start=start, end=end)
-        .values("case__model_version__version", "case__predicted_label")
-        .annotate(n=Count("id"), correct=Count("id", filter=Q(action=DecisionAction.ACCEPT)))
-        .order_by()
-    )
-    return _accuracy_of(
-        (r["case__model_version__version"], r["case__predicted_label"], r["n"], r["correct"])
-        for r in rows
-    )
+    """Live accuracy overall, per model version and per predicted label over [start, end)
+    (open ends: the model's first day, now), from the band rollups (``selectors.bands``)."""
+    rows = band_rows_between(ml_model, **closed_window(ml_model, start, end))
+    return accuracy_of_bands(ml_model, rows)
+
+
+def closed_window(ml_model: MLModel, start: datetime | None, end: datetime | None) -> dict:
+    """[start, end) with open ends closed: the model's first day, and now."""
+    if start is None:
+        start = day_bounds(model_days(ml_model)[0])[0]
+    return {"start": start, "end": end or timezone.now()}
 
 
 def accuracy_of_bands(ml_model: MLModel, rows: Iterable[BandRow]) -> AccuracyReport:
@@ -201,15 +203,12 @@ class DecisionRates:
 
 
 def decision_rates(ml_model: MLModel, *, start: datetime, end: datetime) -> DecisionRates:
-    """Accepted and overridden current decisions taken in [start, end) (one aggregate)."""
-    counts = current_decisions(ml_model, start=start, end=end).aggregate(
-        n=Count("id"),
-        accepted=Count("id", filter=Q(action=DecisionAction.ACCEPT)),
-        overridden=Count("id", filter=Q(action=DecisionAction.OVERRIDE)),
-    )
-    return DecisionRates(
-        decided=counts["n"], accepted=counts["accepted"], overridden=counts["overridden"]
-    )
+    """Accepted and overridden current decisions taken in [start, end), from the band
+    rollups (an override is every decision not accepted)."""
+    rows = band_rows_between(ml_model, start=start, end=end)
+    decided = sum(r.decided for r in rows)
+    accepted = sum(r.accepted for r in rows)
+    return DecisionRates(decided=decided, accepted=accepted, overridden=decided - accepted)
 
 
 def intervals_apart(lower: tuple[float, float], upper: tuple[float, float]) -> bool:
@@ -218,14 +217,12 @@ def intervals_apart(lower: tuple[float, float], upper: tuple[float, float]) -> b
 
 
 def label_counts(ml_model: MLModel, *, start: datetime, end: datetime) -> dict[str, int]:
-    """Cases received in [start, end) per predicted label (one grouped query)."""
-    rows = (
-        cases_in_window(ml_model, start=start, end=end)
-        .values("predicted_label")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    return {row["predicted_label"]: row["n"] for row in rows}
+    """Cases received in [start, end) per predicted label, from the band rollups."""
+    counts: dict[str, int] = {}
+    for row in band_rows_between(ml_model, start=start, end=end):
+        if row.received:
+            counts[row.label] = counts.get(row.label, 0) + row.received
+    return counts
 
 
 def label_mix_psi(baseline: dict[str, int], current: dict[str, int]) -> float | None:
@@ -253,11 +250,16 @@ class CaseVolume:
 
 
 def case_volume(ml_model: MLModel, *, start: datetime, end: datetime) -> CaseVolume:
-    """How many cases arrived in [start, end) and the latest arrival (one aggregate)."""
-    row = cases_in_window(ml_model, start=start, end=end).aggregate(
-        n=Count("id"), last=Max("created_at")
+    """How many cases arrived in [start, end) (the band rollups) and the latest arrival (one
+    indexed probe)."""
+    received = sum(r.received for r in band_rows_between(ml_model, start=start, end=end))
+    last = (
+        cases_in_window(ml_model, start=start, end=end)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
     )
-    return CaseVolume(received=row["n"], last_received_at=row["last"])
+    return CaseVolume(received=received, last_received_at=last)
 
 
 # --- PSI and distributions -------------------------------------------------------------

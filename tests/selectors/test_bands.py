@@ -7,9 +7,9 @@ import pytest
 from django.utils import timezone
 
 from reviewapp.models import BandDailyRollup, CaseDailyRollup, Decision
-from reviewapp.selectors.bands import band_rows, day_bounds, live_ranges
-from reviewapp.selectors.calibration import calibration_report
-from reviewapp.selectors.health import accuracy_of_bands, accuracy_report
+from reviewapp.selectors.bands import band_rows, band_rows_between, day_bounds, live_ranges
+from reviewapp.selectors.calibration import bands_of_rows, calibration_report, fine_bands
+from reviewapp.selectors.health import accuracy_of_bands
 from reviewapp.selectors.versions import version_figures
 from reviewapp.services.rollups import rollups_dirty_days, rollups_refresh
 from tests.selectors.health_data import cases_at, decide
@@ -117,8 +117,8 @@ def test_band_rows_equal_the_direct_count_with_or_without_rollups(history, revie
 
 
 def test_health_figures_from_rollups_equal_the_live_ones(history, reviewer):
-    """Accuracy and calibration read from the band rows match the ones counted from cases
-    and decisions (the tripwires' and go-live's path)."""
+    """Accuracy and calibration bands read from the band rows match the ones counted from
+    cases and decisions (``fine_bands``, the go-live page's path, and the ORM)."""
     today = timezone.localdate()
     date_from = today - timedelta(days=3)
     start = day_bounds(date_from)[0]
@@ -126,29 +126,51 @@ def test_health_figures_from_rollups_equal_the_live_ones(history, reviewer):
     decide(cases_at(history, 3, confidence=0.73), reviewer=reviewer, overrides=1)
     rows = band_rows(history, date_from=date_from, date_to=today)
 
-    live = accuracy_report(history, start=start)
     rolled = accuracy_of_bands(history, rows)
     assert (rolled.overall.decided, rolled.overall.correct) == (22, 15)
-    assert [(r.key, r.decided, r.correct) for r in rolled.by_version] == [
-        (r.key, r.decided, r.correct) for r in live.by_version
-    ]
-    assert [(r.key, r.decided, r.correct) for r in rolled.by_label] == [
-        (r.key, r.decided, r.correct) for r in live.by_label
-    ]
+    current = Decision.objects.filter(ml_model=history, superseded_at__isnull=True)
+    by_version = {}
+    for d in current.select_related("case__model_version"):
+        n, right = by_version.get(d.case.model_version.version, (0, 0))
+        by_version[d.case.model_version.version] = (n + 1, right + (d.action == "accept"))
+    assert {r.key: (r.decided, r.correct) for r in rolled.by_version} == by_version
+    assert sum(r.decided for r in rolled.by_label) == 22
 
     end = timezone.now() + timedelta(minutes=1)
-    direct = calibration_report(history, start=start, end=end, target_error_rate=0.3)
-    from_rows = calibration_report(history, start=start, end=end, target_error_rate=0.3, rows=rows)
+    direct = fine_bands(history, start=start, end=end, always_review_labels=["legit"])
+    from_rows = bands_of_rows(rows, always_review_labels=["legit"])
     fields = ("received", "always_review", "decided", "correct")
-    assert [[getattr(b, f) for f in fields] for b in from_rows.fine_bands] == [
-        [getattr(b, f) for f in fields] for b in direct.fine_bands
+    assert [[getattr(b, f) for f in fields] for b in from_rows] == [
+        [getattr(b, f) for f in fields] for b in direct
     ]
-    assert [b.confidence_sum for b in from_rows.fine_bands] == pytest.approx(
-        [b.confidence_sum for b in direct.fine_bands]
+    assert sum(b.always_review for b in from_rows) == 12  # the legit cases: 6 + 6
+    assert [b.confidence_sum for b in from_rows] == pytest.approx(
+        [b.confidence_sum for b in direct]
     )
-    assert [(w.threshold, w.to_people, w.sample_size) for w in from_rows.what_if] == [
-        (w.threshold, w.to_people, w.sample_size) for w in direct.what_if
-    ]
+    report = calibration_report(history, start=start, end=end, target_error_rate=0.3, rows=rows)
+    assert report.decided == 22
+
+
+def test_rolling_windows_count_to_the_second(history, reviewer):
+    """A window that starts and ends inside days (the tripwires'): whole days from the
+    rollups, the part days at the edges live, the total the direct count."""
+    rollups_refresh(days=[timezone.localdate() - timedelta(days=i) for i in range(4)])
+    today = timezone.localdate()
+    for start, end in (
+        (_at(today - timedelta(days=3), 11), timezone.now()),  # after the day-3 cases
+        (_at(today - timedelta(days=3), 9), _at(today - timedelta(days=1), 11)),
+        (_at(today - timedelta(days=2), 9), _at(today - timedelta(days=2), 11)),  # < a day
+    ):
+        rows = band_rows_between(history, start=start, end=end)
+        received = history.cases.filter(created_at__gte=start, created_at__lt=end).count()
+        decided = Decision.objects.filter(
+            ml_model=history, decided_at__gte=start, decided_at__lt=end
+        ).count()
+        assert (sum(r.received for r in rows), sum(r.decided for r in rows)) == (
+            received,
+            decided,
+        )
+    assert sum(r.received for r in rows) == 6  # the day-2 cases, received at 10:00
 
 
 def test_version_figures_cover_all_time(history, reviewer):

@@ -321,21 +321,25 @@ def fill(
 
 
 def rollups_build() -> float:
-    """The daily rollups of every day since the first case and the beat task's refresh and
-    cache warm-up, as a running deployment has them (the dashboards, the health page and
-    the model page read the rollups); seconds."""
+    """The daily rollups of every day since the first case or decision and the beat task's
+    refresh and cache warm-up, as a running deployment has them (the dashboards, the health
+    page and the model page read the rollups); seconds."""
     from datetime import timedelta
 
     from django.db.models import Min
     from django.utils import timezone
 
-    from reviewapp.models import Case
+    from reviewapp.models import Case, Decision
     from reviewapp.services.rollups import rollups_refresh
     from reviewapp.tasks.metrics import rollups_refresh_task
 
     started = time.perf_counter()
     today = timezone.localdate()
-    first = Case.objects.aggregate(first=Min("created_at"))["first"]
+    firsts = [
+        Case.objects.aggregate(first=Min("created_at"))["first"],
+        Decision.objects.aggregate(first=Min("decided_at"))["first"],  # the retention-due
+    ]
+    first = min((f for f in firsts if f is not None), default=None)
     n_days = (today - timezone.localdate(first)).days + 1 if first else 1
     result = rollups_refresh(days=[today - timedelta(days=d) for d in range(n_days)])
     rollups_refresh_task()

@@ -11,9 +11,9 @@ from datetime import date
 from django.db import transaction
 
 from reviewapp.models import MLModel, User
+from reviewapp.selectors.bands import day_bounds
 from reviewapp.selectors.exports import label_records
 from reviewapp.services.audit import audit_record
-from reviewapp.services.rollups import day_bounds
 
 EXPORT_FORMATS = ("jsonl", "csv")
 EXPORT_ACTIONS = ("accept", "override")

@@ -1,8 +1,10 @@
 """Daily rollups behind the adoption dashboard and the metrics API.
 
 ``rollups_refresh`` recomputes the rows of ``CaseDailyRollup`` (cases received per day),
-``DecisionDailyRollup`` (current decisions per day) and ``SegmentDailyRollup`` (the same per
-declared segment value, plus outcomes) for the given days, idempotently: per day
+``DecisionDailyRollup`` (current decisions per day), ``SegmentDailyRollup`` (the same per
+declared segment value, plus outcomes) and ``BandDailyRollup`` (cases and decisions per
+version, label and 0.05 confidence band, up to the refresh time exactly: see
+``selectors.bands``) for the given days, idempotently: per day
 it deletes that day's rows and inserts fresh ones in one transaction. The figures come from
 GROUP BY queries run by the database (never a Python loop over cases), with the time
 histograms bucketed in SQL.
@@ -17,8 +19,9 @@ decision also gets a case row (zero counts when no case was received that day), 
 case rows' ``refreshed_at`` tells each day's rollup generation (the dashboard's cache key).
 
 The beat task refreshes today and yesterday every five minutes, plus any older day whose cases
-changed since the last refresh (escalated, expired, decided or reopened later on) and the
-observed days of outcomes reported since then.
+changed since the last refresh (escalated, expired, decided or reopened later on), the
+observed days of outcomes reported since then, and up to ``BAND_BACKFILL_DAYS_PER_RUN``
+days rolled up before the band rollups existed.
 """
 
 from __future__ import annotations

@@ -17,13 +17,14 @@ from reviewapp.models import (
     SegmentDailyRollup,
     User,
 )
+from reviewapp.selectors.bands import day_bounds
 from reviewapp.selectors.health import wilson_interval
 from reviewapp.selectors.quality import quality_metrics
 from reviewapp.selectors.segments import QUALITY_FIELD, segment_breakdown
 from reviewapp.services.intake import cases_submit, segments_of
 from reviewapp.services.model_settings import model_configure
 from reviewapp.services.outcomes import outcomes_record
-from reviewapp.services.rollups import day_bounds, rollups_dirty_days, rollups_refresh
+from reviewapp.services.rollups import rollups_dirty_days, rollups_refresh
 from tests.factories import case_payload, make_cases, make_service_account
 from tests.metrics_data import DAY, at
 

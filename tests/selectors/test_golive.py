@@ -124,3 +124,20 @@ def test_page_shows_the_figures_to_managers_and_owners(evidence, manager, model_
     assert client.get(f"/models/{evidence.slug}/go-live").status_code == 403
     client.force_login(manager)
     assert client.get(f"/models/{evidence.slug}/go-live?from=soon").status_code == 400
+
+
+def test_a_model_never_in_shadow_mode_costs_two_queries(
+    ml_model, reviewer, django_assert_num_queries
+):
+    """No shadow-mode policy, ever: nothing to count, whatever the volume (the active policy
+    and the shadow policies looked up), and the report says there is no evidence."""
+    cases = make_cases(ml_model, 12, confidence=0.55, label="fraud")
+    decide_all(ml_model, reviewer, dict.fromkeys(cases, "legit"))
+    start, end = window()
+    with django_assert_num_queries(2):
+        report = golive_report(ml_model, start=start, end=end)
+    assert (report.received, report.decided, report.agreed) == (0, 0, 0)
+    assert report.quality["outcomes"] == 0
+    assert not report.enough_evidence
+    assert sum(b.received for b in report.bands) == 0
+    assert [t.what_if.sample_size for t in report.thresholds] == [0] * len(report.thresholds)

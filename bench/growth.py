@@ -748,6 +748,40 @@ def export_rate(n_rows: int) -> dict:
     return out
 
 
+def tripwires_time(runs: int) -> dict:
+    """The beat's tripwire measurements (each enabled tripwire every 10 minutes) of the kinds
+    that count cases or decisions over a window and the window before, at 7 and 30 days:
+    ms per measurement, median of RUNS."""
+    import statistics
+
+    from django.utils import timezone
+
+    from reviewapp.models import MLModel, Tripwire, TripwireKind
+    from reviewapp.services.health import tripwire_measure
+
+    ml_model = MLModel.objects.get(slug=review.MODEL_SLUG)
+    kinds = (
+        TripwireKind.ACCURACY_DROP,
+        TripwireKind.ACCURACY_DROP_FROM_BASELINE,
+        TripwireKind.OVERRIDE_RATE_RISE,
+        TripwireKind.LABEL_MIX_PSI,
+        TripwireKind.VOLUME_DROP,
+        TripwireKind.QUEUE_AGE,
+    )
+    out = {}
+    for kind in kinds:
+        for days in (7, 30):
+            tripwire = Tripwire(ml_model=ml_model, kind=kind, threshold=0.5, window_days=days)
+            times = []
+            for _ in range(runs):
+                started = time.perf_counter()
+                tripwire_measure(tripwire, now=timezone.now())
+                times.append((time.perf_counter() - started) * 1000)
+            out[f"{kind.value} {days} d"] = statistics.median(times)
+            log(f"  tripwire {kind.value}, {days} days: {out[f'{kind.value} {days} d']:.1f} ms")
+    return out
+
+
 def retention(explain_ms: float) -> dict:
     """The retention job (the model keeps 365 days) over the cases due: cases/s, and the
     time of the run including its last, empty batch search."""
@@ -970,6 +1004,9 @@ def main() -> None:
         "--only-pages", default="", help="with --reuse: only these page labels (;-separated)"
     )
     parser.add_argument(
+        "--only-tripwires", action="store_true", help="with --reuse: only time the tripwires"
+    )
+    parser.add_argument(
         "--refresh-rollups",
         action="store_true",
         help="with --reuse: recompute every day's rollups first (after a schema change)",
@@ -1027,6 +1064,9 @@ def main() -> None:
         # Production settings serve static files by their manifest names: pages need it.
         manage("collectstatic", "--noinput", "-v", "0", env=SERVER_ENV)
         result["load_avg_start"] = os.getloadavg()[0]
+        if args.only_tripwires:
+            print(json.dumps(tripwires_time(3)), flush=True)
+            return
         if args.only_pages:
             # Re-measure some URLs of a filled database (after a fix), nothing else.
             only = [label.strip() for label in args.only_pages.split(";")]
@@ -1041,6 +1081,8 @@ def main() -> None:
         result["export"] = export_rate(args.export_rows)
         log("retention")
         result["retention"] = retention(args.explain_ms)
+        log("tripwires")
+        result["tripwires"] = tripwires_time(3)
         log("seal and verify")
         result["seal"] = seal_and_verify(args.seal_sample, args.events)
         result["load_avg_end"] = os.getloadavg()[0]

@@ -21,14 +21,11 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Min
 from django.utils import timezone
 
 from reviewapp.errors import Conflict, InvalidInput
 from reviewapp.models import (
     Alert,
-    Case,
-    CaseStatus,
     DriftBaseline,
     MLModel,
     PolicyStatus,
@@ -56,6 +53,7 @@ from reviewapp.selectors.health import (
     label_mix_psi,
     numeric_distribution,
 )
+from reviewapp.selectors.queue import oldest_waiting_at
 from reviewapp.services.access import refuse
 from reviewapp.services.audit import audit_record
 from reviewapp.services.breaker import automation_suspend_by_tripwire
@@ -453,10 +451,7 @@ def tripwire_measure(tripwire: Tripwire, *, now: datetime | None = None) -> Meas
                 ml_model=ml_model, status=PolicyStatus.ACTIVE
             ).first()
             minutes = policy.sla_minutes if policy else 60
-        oldest = Case.objects.filter(
-            ml_model=ml_model,
-            status__in=[CaseStatus.QUEUED, CaseStatus.ASSIGNED, CaseStatus.ESCALATED],
-        ).aggregate(oldest=Min("created_at"))["oldest"]
+        oldest = oldest_waiting_at(ml_model)
         if oldest is None:
             return Measurement(0.0, False, "Nothing is waiting.")
         age = (now - oldest).total_seconds() / 60

@@ -924,6 +924,8 @@ def table(path: Path) -> None:
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     if not rows:
         raise SystemExit(f"no results in {path}")
+    # Smallest size first (the ratios are to it), whatever order the runs were made in.
+    rows.sort(key=lambda r: (r.get("events", 0), r.get("cases", 0)))
 
     def figures(r: dict) -> dict[str, float]:
         f = {}
@@ -945,6 +947,8 @@ def table(path: Path) -> None:
             f["retention run s"] = r["retention"]["seconds"]
         for label, v in r.get("export", {}).items():
             f[f"export {label} rows/s"] = v["rows_per_s"]
+        for label, v in r.get("tripwires", {}).items():
+            f[f"tripwire {label} ms"] = v
         if "seal" in r:
             f["seal events/s"] = r["seal"]["seal_events_per_s"]
             f["seal events/s, full seals table"] = r["seal"].get("seal_padded_events_per_s")

@@ -44,7 +44,6 @@ CURVE_BANDS = 10  # 0.1 wide: the reliability curve
 CANDIDATE_THRESHOLDS = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))  # 0.50 .. 0.95
 MIN_SAMPLE = 30
 TIME_SAMPLE_CAP = 20_000
-_BAND_NUDGE = BAND_NUDGE
 
 
 @dataclass
@@ -120,7 +119,7 @@ class Calibration:
 
 
 def _band_expr(field_name: str, bands: int):
-    return Floor(F(field_name) * bands + _BAND_NUDGE)
+    return Floor(F(field_name) * bands + BAND_NUDGE)
 
 
 def _clip(index: float | int | None, bands: int) -> int:

@@ -22,6 +22,7 @@ from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.db.models.functions import Floor
 
 from reviewapp.models import Decision, MLModel, Outcome, RoutingPolicy
+from reviewapp.selectors.bands import BAND_NUDGE  # 0.85 * 20 lands in band 17
 from reviewapp.selectors.calibration import (
     CANDIDATE_THRESHOLDS,
     FINE_BANDS,
@@ -37,8 +38,6 @@ from reviewapp.selectors.calibration import (
 from reviewapp.selectors.health import cases_in_window, wilson_interval
 from reviewapp.selectors.quality import COUNTS as QUALITY_COUNTS
 from reviewapp.selectors.quality import quality_figures
-
-BAND_NUDGE = 1e-9  # the 0.05 bands of selectors.calibration: 0.85 * 20 lands in band 17
 
 
 def shadow_policy_ids(ml_model: MLModel) -> list[int]:

@@ -76,11 +76,10 @@ def _sql_in_ranges(col: str, ranges: list[tuple[datetime, datetime]]) -> tuple[s
 
 def _sql_band(col: str) -> str:
     """The 0.05 band of a confidence, 0..19 (1.0 in band 19), on PostgreSQL and SQLite."""
+    scaled, top = f"{col} * {BAND_COUNT} + {BAND_NUDGE}", BAND_COUNT - 1
     if connection.vendor == "postgresql":
-        return (
-            f"CAST(LEAST(GREATEST(FLOOR({col} * {BAND_COUNT} + {BAND_NUDGE}), 0), 19) AS INTEGER)"
-        )
-    return f"MIN(MAX(CAST({col} * {BAND_COUNT} + {BAND_NUDGE} AS INTEGER), 0), {BAND_COUNT - 1})"
+        return f"CAST(LEAST(GREATEST(FLOOR({scaled}), 0), {top}) AS INTEGER)"
+    return f"MIN(MAX(CAST({scaled} AS INTEGER), 0), {top})"
 
 
 # --- counting live --------------------------------------------------------------------------

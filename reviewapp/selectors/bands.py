@@ -173,24 +173,33 @@ def band_rows(ml_model: MLModel, *, date_from: date, date_to: date) -> list[Band
 
 def band_rows_between(ml_model: MLModel, *, start: datetime, end: datetime) -> list[BandRow]:
     """The same over [START, END) to the second (the tripwires' rolling windows): the whole
-    days inside from the band rollups, the part days at either edge counted live (a day of
-    cases and decisions at most each side)."""
+    days inside from the band rollups; the part day at the start counted live; the day of
+    END from its rollup when that was refreshed by END (today, normally), with the minutes
+    since counted live, else live too."""
     if end <= start:
         return []
-    first, last = timezone.localdate(start), timezone.localdate(end) - timedelta(days=1)
+    first, last = timezone.localdate(start), timezone.localdate(end)
     if day_bounds(first)[0] < start:
         first += timedelta(days=1)
-    if first > last:  # no whole day inside
+    if day_bounds(last)[0] >= end:  # END at midnight: the day before is the last, whole
+        last -= timedelta(days=1)
+    if first > last:  # inside one day, not from its start
         return _band_rows(ml_model, first, last, edges=[(start, end)])
-    edges = [(start, day_bounds(first)[0]), (day_bounds(last)[1], end)]
-    return _band_rows(ml_model, first, last, edges=[(a, b) for a, b in edges if a < b])
+    edges = [(start, day_bounds(first)[0])] if start < day_bounds(first)[0] else []
+    return _band_rows(ml_model, first, last, edges=edges, until=end)
 
 
 def _band_rows(
-    ml_model: MLModel, date_from: date, date_to: date, *, edges: list[tuple[datetime, datetime]]
+    ml_model: MLModel,
+    date_from: date,
+    date_to: date,
+    *,
+    edges: list[tuple[datetime, datetime]],
+    until: datetime | None = None,
 ) -> list[BandRow]:
     """The days [DATE_FROM, DATE_TO] from the rollups and what they leave live, plus EDGES
-    (ranges outside those days) live."""
+    (ranges outside those days) live. UNTIL (inside DATE_TO, or its end): nothing after it
+    counts, so DATE_TO's rollup is read only if it was refreshed by then."""
     if date_from > date_to and not edges:
         return []
     rollups = BandDailyRollup.objects.filter(
@@ -206,6 +215,11 @@ def _band_rows(
         if date_from <= date_to
         else {}
     )
+    if until is not None and date_from <= date_to and until < day_bounds(date_to)[1]:
+        at = refreshed.get(date_to)
+        if at is not None and at > until:  # it holds cases after UNTIL: count the day live
+            del refreshed[date_to]
+            rollups = rollups.exclude(day=date_to)
     out: dict[tuple[int, str, int], BandRow] = {}
 
     def row(version_id: int, label: str, band: int) -> BandRow:
@@ -225,6 +239,8 @@ def _band_rows(
             for name in BandDailyRollup.COUNTS:
                 setattr(target, name, getattr(target, name) + (figures[f"s_{name}"] or 0))
     ranges = [*edges, *live_ranges(refreshed, date_from, date_to)]
+    if until is not None:
+        ranges = [(a, min(b, until)) for a, b in ranges if a < min(b, until)]
     for (_m, version_id, label, band), figures in band_rows_live([ml_model.pk], ranges).items():
         target = row(version_id, label, band)
         for name, value in figures.items():

@@ -4,6 +4,7 @@ and the same answer as counting everything from cases and decisions."""
 from datetime import date, datetime, timedelta
 
 import pytest
+from django.db.models import F
 from django.utils import timezone
 
 from reviewapp.models import BandDailyRollup, CaseDailyRollup, Decision
@@ -155,10 +156,15 @@ def test_rolling_windows_count_to_the_second(history, reviewer):
     """A window that starts and ends inside days (the tripwires'): whole days from the
     rollups, the part days at the edges live, the total the direct count."""
     rollups_refresh(days=[timezone.localdate() - timedelta(days=i) for i in range(4)])
+    decide(cases_at(history, 3, confidence=0.6), reviewer=reviewer)  # after the refresh
+    cases_at(history, 2, confidence=0.6, created_at=timezone.now() + timedelta(minutes=3))
     today = timezone.localdate()
+    now = timezone.now()
     for start, end in (
-        (_at(today - timedelta(days=3), 11), timezone.now()),  # after the day-3 cases
+        (_at(today - timedelta(days=3), 11), now),  # after the day-3 cases; not the later ones
         (_at(today - timedelta(days=3), 9), _at(today - timedelta(days=1), 11)),
+        (day_bounds(today - timedelta(days=3))[0], day_bounds(today)[0]),  # midnight to midnight
+        (day_bounds(today)[0], now),  # today from its start: its rollup and the minutes since
         (_at(today - timedelta(days=2), 9), _at(today - timedelta(days=2), 11)),  # < a day
     ):
         rows = band_rows_between(history, start=start, end=end)
@@ -171,6 +177,24 @@ def test_rolling_windows_count_to_the_second(history, reviewer):
             decided,
         )
     assert sum(r.received for r in rows) == 6  # the day-2 cases, received at 10:00
+
+
+def test_a_window_ending_now_reads_todays_rollup(history):
+    """Today's rollup, refreshed before the window's end, is read (a figure planted in it
+    shows); a window that ended before the refresh counts the day live instead."""
+    today = timezone.localdate()
+    before_refresh = timezone.now()
+    rollups_refresh(days=[today])
+    start = day_bounds(today)[0]
+    counted = sum(r.received for r in band_rows_between(history, start=start, end=timezone.now()))
+    BandDailyRollup.objects.filter(day=today).update(received=F("received") + 100)
+    planted = band_rows_between(history, start=start, end=timezone.now())
+    assert sum(r.received for r in planted) == counted + 100 * len(planted)
+    earlier = band_rows_between(history, start=start, end=before_refresh)
+    assert (
+        sum(r.received for r in earlier)
+        == history.cases.filter(created_at__gte=start, created_at__lt=before_refresh).count()
+    )
 
 
 def test_version_figures_cover_all_time(history, reviewer):

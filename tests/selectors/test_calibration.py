@@ -102,10 +102,10 @@ def test_median_helper():
 
 
 def test_calibration_report_query_count(ml_model, reviewer, django_assert_num_queries):
-    """The whole calibration is a handful of queries whatever the data: the policy, the
-    model's first day, the cases and decisions counted live (all of today here: no whole
-    day in the period, so no rollup read), the review times."""
+    """The whole calibration is six queries whatever the data: the policy, the model's first
+    day, the band rollups' days (none yet, so no sum), the cases and decisions they leave
+    to count live, the review times."""
     decide(cases_at(ml_model, 20, confidence=0.7), reviewer=reviewer, overrides=3)
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):
         report = calibration_report(ml_model, start=None, end=None)
     assert report.decided == 20

@@ -317,18 +317,18 @@ def calibration_report(
     target_error_rate: float = 0.02,
     thresholds: tuple[float, ...] = CANDIDATE_THRESHOLDS,
     min_sample: int = MIN_SAMPLE,
-    rows: list[BandRow] | None = None,
+    band_figures: list[BandRow] | None = None,
 ) -> Calibration:
     """Reliability curve, what-if rows for ``thresholds`` and the recommended threshold for
     the period [start, end) (open ends: the model's first day, now), from the period's
-    per-band figures (``selectors.bands``: ROWS when the caller has them already)."""
+    per-band figures (``selectors.bands``: BAND_FIGURES when the caller has them already)."""
     policy = active_policy(ml_model)
     always = list(policy.always_review_labels or []) if policy else []
     qa_rate = policy.qa_sample_rate if policy else 0.0
     advisory = bool(policy and policy.advisory_mode)
-    if rows is None:
-        rows = band_rows_between(ml_model, **closed_window(ml_model, start, end))
-    bands = bands_of_rows(rows, always_review_labels=always)
+    if band_figures is None:
+        band_figures = band_rows_between(ml_model, **closed_window(ml_model, start, end))
+    bands = bands_of_rows(band_figures, always_review_labels=always)
     median_ms, time_sample = median_time_spent_ms(ml_model, start=start, end=end)
     rows = [
         what_if(

@@ -82,7 +82,7 @@ def _page_context(request: HttpRequest, ml_model: MLModel, filters: dict) -> dic
         start=start,
         end=now,
         target_error_rate=filters["target_pct"] / 100,
-        rows=bands,
+        band_figures=bands,
     )
     watch = health_watch(ml_model)
     return {

@@ -148,7 +148,9 @@ def test_health_figures_from_rollups_equal_the_live_ones(history, reviewer):
     assert [b.confidence_sum for b in from_rows] == pytest.approx(
         [b.confidence_sum for b in direct]
     )
-    report = calibration_report(history, start=start, end=end, target_error_rate=0.3, rows=rows)
+    report = calibration_report(
+        history, start=start, end=end, target_error_rate=0.3, band_figures=rows
+    )
     assert report.decided == 22
 
 
